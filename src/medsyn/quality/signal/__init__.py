@@ -1,0 +1,3 @@
+"""Quality metrics for multichannel signals (ECG, EEG)."""
+
+__all__: list[str] = []
