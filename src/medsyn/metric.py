@@ -280,12 +280,16 @@ def get_metric(name: str) -> type[Metric]:
     return METRICS.get(name)
 
 
-def metrics_for(modality: Modality | str, kind: MetricKind | str | None = None) -> list[type[Metric]]:
-    """Every registered metric for a modality (and kind), in name order."""
+def metrics_for(modality: Modality | str | None = None, kind: MetricKind | str | None = None) -> list[type[Metric]]:
+    """Every registered metric for a modality and kind (``None``: any), in name order."""
     _load_builtin_metrics()
-    mod = Modality(modality)
+    mod = Modality(modality) if modality is not None else None
     wanted = MetricKind(kind) if kind is not None else None
-    return [cls for _, cls in METRICS.items() if cls.modality is mod and (wanted is None or cls.kind is wanted)]
+    return [
+        cls
+        for _, cls in METRICS.items()
+        if (mod is None or cls.modality is mod) and (wanted is None or cls.kind is wanted)
+    ]
 
 
 def _load_builtin_metrics() -> None:

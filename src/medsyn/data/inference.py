@@ -99,9 +99,9 @@ def _infer_type(s: pd.Series, name_key: str) -> tuple[FieldType, str]:
     counts = nonnull.value_counts(sort=False)
     uniq_text = pd.Index(counts.index.astype(str))
     n_unique = len(uniq_text)
-    if n_unique <= 2:
+    if n_unique <= 8:
         lowered = set(uniq_text.str.strip().str.lower())
-        if lowered <= (_TRUE_WORDS | _FALSE_WORDS):
+        if len(lowered) <= 2 and lowered <= (_TRUE_WORDS | _FALSE_WORDS):
             return FieldType.BOOLEAN, f"yes/no words {sorted(lowered)}"
     if _IDENTIFIER_NAMES.search(name_key) and n_unique >= 0.5 * n and n > 1:
         return FieldType.IDENTIFIER, "mostly unique values in an id-like column"

@@ -7,12 +7,15 @@ images import their heavy libraries (wfdb, pyedflib, pydicom) only when used.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 from medsyn.data.dataset import Dataset
+from medsyn.data.io import _dicom, _edf, _images, _wfdb  # noqa: F401  (register their readers)
 from medsyn.data.io._base import READERS, Reader, claiming_reader, require
 from medsyn.data.io._tables import DEFAULT_NA_TOKENS, CsvReader, ParquetReader, from_frame, write_table
 from medsyn.data.schema import Schema
+from medsyn.errors import InputError, Problem
 
 __all__ = [
     "DEFAULT_NA_TOKENS",
@@ -31,7 +34,17 @@ __all__ = [
 def reader_for(path: str | Path, format: str | None = None, **options: object) -> Reader:
     """The configured reader for ``path`` (``format`` forces one by name)."""
     cls = READERS.get(format) if format is not None else claiming_reader(Path(path))
-    return cls(**options)
+    try:
+        return cls(**options)
+    except TypeError:
+        accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+        raise InputError(
+            Problem(
+                f"reader '{cls.name}'",
+                f"options {sorted(options)}",
+                f"only {accepted}" if accepted else "no options",
+            )
+        ) from None
 
 
 def read(

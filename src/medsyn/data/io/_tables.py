@@ -76,7 +76,7 @@ def _decode_check(raw: bytes, encoding: str, where: str) -> str:
     try:
         return head.decode(encoding)
     except UnicodeDecodeError as exc:
-        if exc.start >= len(head) - 4:  # cut in the middle of a multi-byte char at the sniff edge
+        if len(raw) > len(head) and exc.start >= len(head) - 4:  # cut in the middle of a multi-byte char at the sniff edge
             return head[: exc.start].decode(encoding)
         guess = "cp1252" if encoding.lower().replace("-", "") in {"utf8", "utf8sig"} else "utf-8"
         raise DataFormatError(
