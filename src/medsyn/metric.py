@@ -139,6 +139,7 @@ class MetricResult:
     ci: tuple[float, float] | None = None
     details: Mapping[str, Detail] = field(default_factory=dict)
     items: tuple[ItemResult, ...] = ()
+    item_threshold: Threshold | None = None
 
     def __repr__(self) -> str:
         ci = f" CI[{self.ci[0]:.3g}, {self.ci[1]:.3g}]" if self.ci else ""
@@ -165,6 +166,9 @@ class MetricResult:
             "ci": None if self.ci is None else [_clean(self.ci[0]), _clean(self.ci[1])],
             "details": {k: _clean(v) for k, v in self.details.items()},
             "items": [i.to_dict() for i in self.items],
+            "item_threshold": None
+            if self.item_threshold is None
+            else {"warn": self.item_threshold.warn, "fail": self.item_threshold.fail},
         }
 
 
@@ -229,8 +233,13 @@ class Metric(ABC):
         items: Iterable[ItemResult] = (),
         details: Mapping[str, Detail] | None = None,
         ci: tuple[float, float] | None = None,
+        item_threshold: Threshold | None = None,
     ) -> MetricResult:
-        """Build a result; ``status`` defaults to judging ``value`` against the threshold."""
+        """Build a result; ``status`` defaults to judging ``value`` against the threshold.
+
+        ``item_threshold`` records the threshold the items were judged with, when it differs
+        from the dataset-level one (reports draw it on per-item charts).
+        """
         value = float(value)
         if status is None:
             status = self.threshold.judge(value, self.direction) if self.threshold is not None else Status.INFO
@@ -249,6 +258,7 @@ class Metric(ABC):
             ci=ci,
             details=dict(details or {}),
             items=tuple(items),
+            item_threshold=item_threshold,
         )
 
     def judge(self, value: float) -> Status:

@@ -46,9 +46,9 @@ def _items_chart(result: MetricResult, items: list[ItemResult], title: str) -> F
     shown.reverse()
     fig, ax = plt.subplots(figsize=(7.5, 0.28 * len(shown) + 1.2))
     ax.barh([i.key[:40] for i in shown], [i.value for i in shown], color=[STATUS_COLOURS[i.status] for i in shown])
-    if result.threshold is not None:
-        ax.axvline(result.threshold.warn, color=STATUS_COLOURS[Status.WARN], ls="--", lw=1)
-        ax.axvline(result.threshold.fail, color=STATUS_COLOURS[Status.FAIL], ls="--", lw=1)
+    if result.item_threshold is not None:
+        ax.axvline(result.item_threshold.warn, color=STATUS_COLOURS[Status.WARN], ls="--", lw=1, label="warn")
+        ax.axvline(result.item_threshold.fail, color=STATUS_COLOURS[Status.FAIL], ls="--", lw=1, label="fail")
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(result.unit or "value")
     ax.tick_params(axis="y", labelsize=8)
@@ -57,8 +57,8 @@ def _items_chart(result: MetricResult, items: list[ItemResult], title: str) -> F
 
 
 def _generic(result: MetricResult) -> Figure | None:
-    items = [i for i in result.items if i.value == i.value]  # drop NaN
-    if len(items) < 2:
+    items = [i for i in result.items if i.value == i.value and i.value != 0]  # drop NaN and zeros
+    if len(items) < 2 and not any(i.status.severity for i in items):
         return None
     scopes = sorted({i.scope for i in items})
     label = ", ".join(scopes)

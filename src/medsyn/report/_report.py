@@ -70,7 +70,8 @@ class Report:
 
     @classmethod
     def from_audit(cls, audit: AuditResult, *, title: str | None = None) -> Report:
-        name = str(audit.dataset.get("provenance", {}).get("source", "dataset"))  # type: ignore[union-attr]
+        prov = audit.dataset.get("provenance")
+        name = str(prov.get("source", "dataset")) if isinstance(prov, Mapping) else "dataset"
         return cls(
             title=title or f"Data-quality audit: {Path(name).name}",
             subject=audit.dataset,
@@ -114,7 +115,8 @@ class Report:
         prov = subject.get("provenance") if isinstance(subject.get("provenance"), Mapping) else {}
         assert isinstance(prov, Mapping)
         rows = [(k, _subject_value(v)) for k, v in subject.items() if k != "provenance"]
-        rows += [(f"source {k}", _subject_value(v)) for k, v in prov.items() if k in {"source", "reader", "digest", "id"}]
+        labels = {"source": "read from", "reader": "reader", "digest": "content sha-256", "id": "provenance id"}
+        rows += [(labels[k], _subject_value(v)) for k, v in prov.items() if k in labels]
         line = f"{subject.get('modality', '')} · {subject.get('records', '?')} records"
         return _ENV.get_template("report.html").render(
             title=self.title,
