@@ -91,7 +91,7 @@ def _infer_type(s: pd.Series, name_key: str) -> tuple[FieldType, str]:
         if np.all(np.isfinite(values)) and np.all(values == np.round(values)):
             if _IDENTIFIER_NAMES.search(name_key) and len(uniq) >= 0.5 * n and n > 1:
                 return FieldType.IDENTIFIER, "mostly unique integers in an id-like column"
-            if n > 2 and len(uniq) == n and uniq[-1] - uniq[0] == n - 1 and n == len(s):
+            if pd.api.types.is_integer_dtype(s) and n > 2 and len(uniq) == n and uniq[-1] - uniq[0] == n - 1:
                 return FieldType.IDENTIFIER, "consecutive unique integers (a row number)"
             return FieldType.INTEGER, "whole numbers"
         return FieldType.NUMERIC, "real numbers"

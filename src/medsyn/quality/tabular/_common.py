@@ -2,10 +2,18 @@
 
 Everything here works column by column on the caller's frame without copying it, so the checks
 stay within a small multiple of the table's memory on a million rows.
+
+Text columns are the expensive part of a table: every check that compares, counts or parses
+their values needs them hashed once. :func:`factorized` does that once per column and keeps the
+integer codes beside the frame (weakly, so they go with it) for the other checks of the same
+audit. A fingerprint of each column (length, dtype, storage and a spread of sampled values) is
+checked on every use, so a column replaced or edited in bulk is factorised again; a dataset is
+immutable in spirit, and single cells edited in place after an audit are not supported.
 """
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -18,12 +26,17 @@ from medsyn.metric import Status
 
 __all__ = [
     "AGE_BANDS",
+    "Codes",
     "GroupCodes",
+    "factorized",
     "feature_fields",
     "float_values",
     "group_codes",
     "is_age_field",
+    "is_text",
+    "missing_mask",
     "numeric_fields",
+    "protected_groups",
     "sample_positions",
     "table",
     "target_fields",
@@ -99,7 +112,9 @@ class GroupCodes:
         return np.bincount(self.codes[self.codes >= 0], minlength=len(self.labels))
 
 
-def group_codes(s: pd.Series, f: Field, *, max_quantile_groups: int = 4) -> GroupCodes:
+def group_codes(
+    s: pd.Series, f: Field, *, max_quantile_groups: int = 4, shared: Codes | None = None
+) -> GroupCodes:
     """Groups of a protected column: age bands for ages, quartiles for other numbers, else values.
 
     Parameters
@@ -110,6 +125,8 @@ def group_codes(s: pd.Series, f: Field, *, max_quantile_groups: int = 4) -> Grou
         Its schema field (used to recognise an age).
     max_quantile_groups
         Bands for a numeric protected field that is not an age and has more than 10 values.
+    shared
+        The column's codes from :func:`factorized`, reused (re-sorted) instead of hashing again.
     """
     if f.is_numeric and pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         x = float_values(s)
@@ -126,5 +143,92 @@ def group_codes(s: pd.Series, f: Field, *, max_quantile_groups: int = 4) -> Grou
             bounds = [float(finite.min()), *qs.tolist(), float(finite.max())]
             labels = tuple(f"{bounds[i]:g}–{bounds[i + 1]:g}" for i in range(len(bounds) - 1))
             return GroupCodes(f.name, codes, labels)
-    codes, uniques = pd.factorize(s, sort=True)
-    return GroupCodes(f.name, codes.astype(np.int64, copy=False), tuple(str(u) for u in uniques))
+    if shared is not None:
+        order = np.argsort(shared.uniques.astype(str), kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        codes = np.where(shared.codes >= 0, rank[np.maximum(shared.codes, 0)], -1)
+        return GroupCodes(f.name, codes, tuple(_label(u) for u in shared.uniques[order]))
+    found, uniques = pd.factorize(s, sort=True)
+    return GroupCodes(f.name, found.astype(np.int64, copy=False), tuple(_label(u) for u in uniques))
+
+
+def protected_groups(frame: pd.DataFrame, schema: Schema) -> list[GroupCodes]:
+    """The groups of every protected field, in schema order (text columns through the shared codes)."""
+    out = []
+    for f in schema.by_role(Role.PROTECTED):
+        s = frame[f.name]
+        out.append(group_codes(s, f, shared=factorized(frame, f.name) if is_text(s) else None))
+    return out
+
+
+def _label(value: object) -> str:
+    """A group label as a person writes it: 1.0 → '1', 'F' → 'F'."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Codes:
+    """A column as integer codes into its distinct values (``-1`` = missing), in order of appearance."""
+
+    codes: np.ndarray
+    uniques: np.ndarray
+
+    def counts(self) -> np.ndarray:
+        """Rows holding each distinct value."""
+        return np.bincount(self.codes[self.codes >= 0], minlength=len(self.uniques))
+
+
+#: id(frame) → (weak reference to the frame, column → (fingerprint, codes)); dropped with the frame.
+_CODES: dict[int, tuple[weakref.ref[pd.DataFrame], dict[str, tuple[tuple[object, ...], Codes]]]] = {}
+_FINGERPRINT_ROWS = 257
+
+
+def _fingerprint(s: pd.Series) -> tuple[object, ...]:
+    values = s.array
+    base = getattr(np.asarray(values), "base", None)
+    step = max(1, len(s) // _FINGERPRINT_ROWS)
+    probe = pd.util.hash_pandas_object(s.iloc[::step], index=False).to_numpy()
+    return (len(s), str(s.dtype), id(base) if base is not None else id(values), probe.tobytes())
+
+
+def _frame_cache(frame: pd.DataFrame) -> dict[str, tuple[tuple[object, ...], Codes]]:
+    entry = _CODES.get(id(frame))
+    if entry is not None and entry[0]() is frame:
+        return entry[1]
+    fid = id(frame)
+    store: dict[str, tuple[tuple[object, ...], Codes]] = {}
+    _CODES[fid] = (weakref.ref(frame, lambda _ref: _CODES.pop(fid, None)), store)
+    return store
+
+
+def factorized(frame: pd.DataFrame, column: str) -> Codes:
+    """``pd.factorize`` of ``frame[column]``, computed once per column and shared between checks."""
+    s = frame[column]
+    key = _fingerprint(s)
+    per_frame = _frame_cache(frame)
+    hit = per_frame.get(column)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    codes, uniques = pd.factorize(s)
+    small = codes.astype(np.int32) if len(uniques) < 2**31 - 1 else codes
+    out = Codes(small, np.asarray(uniques, dtype=object))
+    per_frame[column] = (key, out)
+    return out
+
+
+def is_text(s: pd.Series) -> bool:
+    """Whether a column is stored as text/objects/categories (not numbers, booleans or dates)."""
+    return not (
+        pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s) or pd.api.types.is_datetime64_any_dtype(s)
+    )
+
+
+def missing_mask(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """Missing cells of one column as a boolean array (text columns through their shared codes)."""
+    s = frame[column]
+    if is_text(s):
+        return factorized(frame, column).codes < 0
+    return s.isna().to_numpy()

@@ -11,46 +11,84 @@ import numpy as np
 import pandas as pd
 
 from medsyn.data.dataset import Dataset, Modality
-from medsyn.data.schema import Schema
-from medsyn.metric import METRICS, Direction, ItemResult, Metric, MetricKind, MetricResult, Status, Threshold
-from medsyn.quality.tabular._common import float_values, is_identifier, table, worst
+from medsyn.data.schema import Field, FieldType, Schema
+from medsyn.metric import METRICS, Detail, Direction, ItemResult, Metric, MetricKind, MetricResult, Status, Threshold
+from medsyn.quality.tabular._common import factorized, float_values, is_identifier, is_text, table, worst
 
-__all__ = ["DuplicateRows", "NearDuplicateRows", "row_hashes"]
+__all__ = ["DuplicateRows", "NearDuplicateRows", "column_keys", "row_hashes"]
 
-_MIX = np.uint64(0x9E3779B97F4A7C15)
+_PRIME = np.uint64(0x9E3779B97F4A7C15)
 _MAX_ITEMS = 20
 
 
+def _mix(v: np.ndarray) -> np.ndarray:
+    """The splitmix64 finaliser: spreads the bits of each uint64 (in place; overflow wraps)."""
+    v ^= v >> np.uint64(30)
+    v *= np.uint64(0xBF58476D1CE4E5B9)
+    v ^= v >> np.uint64(27)
+    v *= np.uint64(0x94D049BB133111EB)
+    v ^= v >> np.uint64(31)
+    return v
+
+
 def _combine(acc: np.ndarray, h: np.ndarray) -> np.ndarray:
-    """Fold one column's hashes into the running row hash (order-dependent, overflow wraps)."""
-    with np.errstate(over="ignore"):
-        acc ^= h + _MIX + (acc << np.uint64(6)) + (acc >> np.uint64(2))
+    """Fold one column's uint64 keys into the running row hash: xor, multiply, xor-shift (in place)."""
+    acc ^= h
+    acc *= _PRIME
+    acc ^= acc >> np.uint64(29)
     return acc
+
+
+def column_keys(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """One uint64 per row such that equal values (NaN with NaN) get equal keys.
+
+    Numbers use their bit pattern (after making -0.0 and every NaN alike); anything else uses
+    its shared category codes (:func:`factorized`), one hash-table pass per column per audit.
+    """
+    s = frame[column]
+    if pd.api.types.is_integer_dtype(s.dtype) and isinstance(s.dtype, np.dtype):
+        return s.to_numpy().astype(np.int64, copy=True).view(np.uint64)
+    if pd.api.types.is_float_dtype(s.dtype) and isinstance(s.dtype, np.dtype):
+        x = s.to_numpy().astype(np.float64, copy=True)
+        x[x == 0] = 0.0
+        x[np.isnan(x)] = np.nan
+        return x.view(np.uint64)
+    return factorized(frame, column).codes.astype(np.int64).view(np.uint64)
 
 
 def row_hashes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """One uint64 per row; equal rows (over ``columns``) get equal hashes, NaN equal to NaN."""
-    acc = np.zeros(len(frame), dtype=np.uint64)
-    for col in columns:
-        acc = _combine(acc, pd.util.hash_pandas_object(frame[col], index=False).to_numpy())
-    return acc
+    """One uint64 per row; rows equal over ``columns`` get equal hashes (collisions ~ n²/2⁶⁴)."""
+    acc = np.full(len(frame), np.uint64(0xCBF29CE484222325), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for col in columns:
+            acc = _combine(acc, column_keys(frame, col))
+        return _mix(acc)
 
 
-def _normalised_hash(s: pd.Series, resolution: float) -> np.ndarray:
-    """Hash of a column after rounding numbers to ``resolution`` SDs and normalising text."""
-    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+def _normalised_hash(frame: pd.DataFrame, f: Field, resolution: float) -> np.ndarray:
+    """Hash of a column after rounding real numbers to ``resolution`` SDs and normalising text.
+
+    Whole-number columns (codes, counts, ages in years) are compared exactly: rounding them
+    would merge neighbouring codes.
+    """
+    s = frame[f.name]
+    if f.type is FieldType.NUMERIC and pd.api.types.is_float_dtype(s):
         x = float_values(s)
         sd = float(np.nanstd(x)) if np.isfinite(x).any() else 0.0
         step = resolution * sd if sd > 0 else 1.0
         binned = np.round(x / step)
         binned[~np.isfinite(binned)] = np.inf  # one bin for every missing value
-        return pd.util.hash_array(binned)
-    codes, uniques = pd.factorize(s)
+        binned[binned == 0] = 0.0
+        return binned.view(np.uint64)
+    if not is_text(s):
+        return column_keys(frame, f.name)
+    shared = factorized(frame, f.name)
+    codes, uniques = shared.codes, shared.uniques
     norm = pd.Index(uniques).astype(str).str.strip().str.lower().str.replace(r"\s+", " ", regex=True)
-    hashed = pd.util.hash_array(np.asarray(norm, dtype=object))
-    out = np.full(len(s), np.uint64(0x51ED), dtype=np.uint64)
+    _, norm_codes = np.unique(np.asarray(norm, dtype=object).astype(str), return_inverse=True)
+    out = np.full(len(s), np.uint64(np.iinfo(np.uint64).max), dtype=np.uint64)
     known = codes >= 0
-    out[known] = hashed[codes[known]]
+    out[known] = norm_codes.astype(np.uint64)[codes[known]]
     return out
 
 
@@ -59,18 +97,22 @@ def _compared_columns(frame: pd.DataFrame, schema: Schema) -> tuple[list[str], l
     return [str(c) for c in frame.columns if str(c) not in ids], ids
 
 
-def _groups(hashes: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
-    """Positions of the largest duplicate groups among rows where ``mask`` marks a repeat."""
-    repeated = np.unique(hashes[mask])
-    if len(repeated) == 0:
-        return []
-    members = np.flatnonzero(np.isin(hashes, repeated))
-    order = np.argsort(hashes[members], kind="stable")
-    members = members[order]
-    split = np.flatnonzero(np.diff(hashes[members])) + 1
-    groups = np.split(members, split)
+def _groups(hashes: np.ndarray, among: np.ndarray | None = None) -> tuple[list[np.ndarray], int]:
+    """Positions of the largest groups of equal hashes, and how many such groups there are.
+
+    With ``among`` (a row mask), only groups holding at least one of those rows count.
+    """
+    counts = pd.Series(hashes).value_counts(sort=True)
+    repeated = counts[counts > 1]
+    if among is not None:
+        repeated = repeated[repeated.index.isin(pd.unique(hashes[among]))]
+    top = repeated.index.to_numpy(dtype=np.uint64)[:_MAX_ITEMS]
+    if len(top) == 0:
+        return [], 0
+    members = np.flatnonzero(np.isin(hashes, top))
+    groups = [members[hashes[members] == h] for h in top]
     groups.sort(key=lambda g: (-len(g), int(g[0])))
-    return groups[:_MAX_ITEMS]
+    return groups, len(repeated)
 
 
 def _items(groups: list[np.ndarray], what: str) -> list[ItemResult]:
@@ -90,7 +132,6 @@ def _items(groups: list[np.ndarray], what: str) -> list[ItemResult]:
 @METRICS.register("duplicate_rows")
 class DuplicateRows(Metric):
     """Share of rows that exactly repeat an earlier row, ignoring identifier columns.
-
     A record exported twice, or a block of rows pasted again, counts the same patient more than
     once: it inflates the sample, biases prevalence and leaks between training and test sets.
     Record numbers are left out of the comparison because a duplicated record often gets a new one.
@@ -119,7 +160,7 @@ class DuplicateRows(Metric):
         n_dup = int(dup.sum())
         share = n_dup / len(frame)
         status = self.judge(share)
-        groups = _groups(hashes, dup)
+        groups, n_groups = _groups(hashes)
         ignored = f" (ignoring identifier columns {ids})" if ids else ""
         if n_dup:
             reason = (
@@ -128,7 +169,7 @@ class DuplicateRows(Metric):
             )
         else:
             reason = f"no row repeats another{ignored}"
-        details = {"duplicate_rows": n_dup, "duplicate_groups": int(len(np.unique(hashes[dup]))),
+        details: dict[str, Detail] = {"duplicate_rows": n_dup, "duplicate_groups": n_groups,
                    "columns_compared": len(columns), "ignored_identifiers": ", ".join(ids)}
         return self.result(share, reason, status=status, items=_items(groups, "exact copy"), details=details)
 
@@ -136,11 +177,18 @@ class DuplicateRows(Metric):
 @METRICS.register("near_duplicate_rows")
 class NearDuplicateRows(Metric):
     """Share of rows that repeat an earlier row once numbers are rounded and text is normalised.
-
     Copies that differ only by rounding, unit display, letter case or spaces escape an exact
     comparison but still count one patient twice. Numbers are compared on a grid of
-    ``resolution`` standard deviations and text after trimming and lower-casing; rows that are
+    ``resolution`` standard deviations (whole numbers exactly) and text after trimming and
+    lower-casing; rows that are
     also exact duplicates are not counted again here.
+
+    Parameters
+    ----------
+    resolution
+        Grid step for real numbers, in standard deviations of each column.
+    threshold
+        Verdict on the share of near-duplicate rows.
     """
 
     name = "near_duplicate_rows"
@@ -166,13 +214,15 @@ class NearDuplicateRows(Metric):
         if not columns:
             return self.skipped("every column is an identifier; there is nothing else to compare")
         exact = pd.Series(row_hashes(frame, columns)).duplicated(keep="first").to_numpy()
-        near_h = np.zeros(len(frame), dtype=np.uint64)
-        for col in columns:
-            near_h = _combine(near_h, _normalised_hash(frame[col], self.resolution))
+        near_h = np.full(len(frame), np.uint64(0xCBF29CE484222325), dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for col in columns:
+                near_h = _combine(near_h, _normalised_hash(frame, schema[col], self.resolution))
+            near_h = _mix(near_h)
         near = pd.Series(near_h).duplicated(keep="first").to_numpy() & ~exact
         n_near = int(near.sum())
         share = n_near / len(frame)
-        groups = _groups(near_h, near)
+        groups, _ = _groups(near_h, near) if n_near else ([], 0)
         if n_near:
             reason = (
                 f"{n_near} of {len(frame)} rows ({share:.1%}) are near-copies of an earlier row (equal after "
@@ -181,6 +231,6 @@ class NearDuplicateRows(Metric):
         else:
             reason = "no row is a near-copy of another"
         status = worst([self.judge(share)])
-        details = {"near_duplicate_rows": n_near, "exact_duplicate_rows": int(exact.sum()),
+        details: dict[str, Detail] = {"near_duplicate_rows": n_near, "exact_duplicate_rows": int(exact.sum()),
                    "resolution_sd": self.resolution, "ignored_identifiers": ", ".join(ids)}
         return self.result(share, reason, status=status, items=_items(groups, "near copy"), details=details)

@@ -9,7 +9,7 @@ from scipy import stats
 from medsyn.data.dataset import Dataset, Modality, TabularDataset
 from medsyn.data.schema import Role
 from medsyn.metric import METRICS, Detail, Direction, ItemResult, Metric, MetricKind, MetricResult, Status, Threshold
-from medsyn.quality.tabular._common import GroupCodes, group_codes, table, worst
+from medsyn.quality.tabular._common import GroupCodes, missing_mask, protected_groups, table, worst
 
 __all__ = ["Missingness", "MissingnessByGroup"]
 
@@ -17,9 +17,18 @@ __all__ = ["Missingness", "MissingnessByGroup"]
 @METRICS.register("missingness")
 class Missingness(Metric):
     """Share of missing cells overall and per column; a column more than 30 % empty warns, 60 % fails.
+    Missing values shrink the usable sample and, unless they are missing at random, bias every
+    analysis restricted to complete records.
 
     The value is the overall share of missing cells. Each column is an item with its own share,
     so a report can show which fields a clinician should look at.
+
+    Parameters
+    ----------
+    column_threshold
+        Verdict for each column's missing share.
+    threshold
+        Verdict on the overall missing share.
     """
 
     name = "missingness"
@@ -37,37 +46,46 @@ class Missingness(Metric):
     def _compute(self, real: Dataset, synthetic: Dataset | None) -> MetricResult:
         assert isinstance(real, TabularDataset)
         frame: pd.DataFrame = real.data
-        share = frame.isna().mean()
+        share = pd.Series({col: float(missing_mask(frame, str(col)).mean()) if len(frame) else 0.0
+                           for col in frame.columns}, dtype=float)
         items = [
             ItemResult(
                 "column",
                 str(col),
                 float(v),
                 self.column_threshold.judge(float(v), Direction.MINIMIZE),
-                f"{int(round(v * len(frame)))} of {len(frame)} missing",
+                f"{round(v * len(frame))} of {len(frame)} missing",
             )
             for col, v in share.items()
         ]
         overall = float(np.mean(share.to_numpy())) if len(share) else 0.0
-        worst = max(items, key=lambda i: i.value, default=None)
-        status = max([self.judge(overall), *(i.status for i in items)], key=lambda s: s.severity)
+        top = max(items, key=lambda i: i.value, default=None)
+        status = worst([self.judge(overall), *(i.status for i in items)])
         reason = f"{overall:.1%} of cells missing"
-        if worst is not None and worst.value > 0:
-            reason += f"; most in '{worst.key}' ({worst.value:.1%})"
+        if top is not None and top.value > 0:
+            reason += f"; most in '{top.key}' ({top.value:.1%})"
         if status is Status.PASS:
             reason += " — within limits"
-        return self.result(overall, reason, status=status, items=items, details={"columns_with_missing": int((share > 0).sum())})
+        details = {"columns_with_missing": int((share > 0).sum())}
+        return self.result(overall, reason, status=status, items=items, details=details)
 
 
 @METRICS.register("missingness_by_group")
 class MissingnessByGroup(Metric):
     """Whether missing values depend on a protected group (sex, age band, race), per column.
-
     Data missing more often for one group (blood tests not ordered for women, weight not
     recorded for the elderly) bias every model and statistic built on the complete cases. For
     each column with missing values and each protected field, a chi-square test of the
     missing-value indicator against the group gives Cramér's V (0 = unrelated, 1 = missing
     exactly for one group); the value is the largest V. The group missing rates are reported.
+
+    Parameters
+    ----------
+    alpha
+        A pair is judged only when its chi-square test is significant at this level, so
+        small tables do not flag noise.
+    threshold
+        Verdict on Cramér's V.
     """
 
     name = "missingness_by_group"
@@ -89,11 +107,14 @@ class MissingnessByGroup(Metric):
 
     def _compute(self, real: Dataset, synthetic: Dataset | None) -> MetricResult:
         frame, schema = table(real)
-        protected = [group_codes(frame[f.name], f) for f in schema.by_role(Role.PROTECTED)]
-        missing_cols = [str(c) for c, k in frame.isna().sum().items() if k > 0]
+        protected = protected_groups(frame, schema)
         items: list[ItemResult] = []
-        for col in missing_cols:
-            miss = frame[col].isna().to_numpy()
+        missing_cols = []
+        for col in map(str, frame.columns):
+            miss = missing_mask(frame, col)
+            if not miss.any():
+                continue
+            missing_cols.append(col)
             for g in protected:
                 if g.name == col:
                     continue
@@ -118,10 +139,11 @@ class MissingnessByGroup(Metric):
         )
 
     def _pair(self, col: str, miss: np.ndarray, g: GroupCodes) -> ItemResult | None:
-        known = g.codes >= 0
-        codes = g.codes[known]
-        n_group = np.bincount(codes, minlength=len(g.labels)).astype(float)
-        n_miss = np.bincount(codes, weights=miss[known].astype(float), minlength=len(g.labels))
+        # Shift codes by one so rows with no group fall into bin 0 and need no boolean indexing.
+        shifted = g.codes + 1
+        size = len(g.labels) + 1
+        n_group = np.bincount(shifted, minlength=size)[1:].astype(float)
+        n_miss = np.bincount(shifted, weights=miss, minlength=size)[1:]
         present = n_group > 0
         n_group, n_miss = n_group[present], n_miss[present]
         labels = [lab for lab, p in zip(g.labels, present, strict=True) if p]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from medsyn.data.dataset import Dataset, Modality
 from medsyn.metric import METRICS, Direction, ItemResult, Metric, MetricKind, MetricResult, Status, Threshold
-from medsyn.quality.tabular._common import feature_fields, sample_positions, table, worst
+from medsyn.quality.tabular._common import factorized, feature_fields, is_text, sample_positions, table, worst
 
 __all__ = ["ConstantColumns", "RowsPerColumn"]
 
@@ -14,22 +15,40 @@ __all__ = ["ConstantColumns", "RowsPerColumn"]
 _SCREEN_ROWS = 20_000
 
 
-def _top_share(s: pd.Series) -> tuple[int, float, str, int]:
+def _top_share(counts: np.ndarray, values: np.ndarray) -> tuple[int, float, str, int]:
     """Distinct values, share of the commonest value among non-missing rows, that value, non-missing count."""
-    counts = s.value_counts(dropna=True, sort=True)
     n = int(counts.sum())
     if n == 0:
         return 0, 1.0, "", 0
-    return len(counts), float(counts.iloc[0]) / n, str(counts.index[0]), n
+    top = int(np.argmax(counts))
+    return len(counts), float(counts[top]) / n, str(values[top]), n
+
+
+def _counts(frame: pd.DataFrame, column: str, rows: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Counts of each distinct non-missing value (over ``rows`` when given) and the values."""
+    s = frame[column]
+    if rows is None and is_text(s):
+        shared = factorized(frame, column)
+        return shared.counts(), shared.uniques
+    vc = (s if rows is None else s.iloc[rows]).value_counts(dropna=True, sort=False)
+    return vc.to_numpy(), vc.index.to_numpy()
 
 
 @METRICS.register("constant_columns")
 class ConstantColumns(Metric):
     """Columns with a single value (constant) or one value in nearly every row (near-constant).
-
     Such a column tells a model or a clinician nothing: it is often an export artefact (a site
     code, a field never filled in) or a flag so rare that it cannot be learnt from. The value is
     the share of columns that are constant or near-constant; each such column is listed.
+
+    Parameters
+    ----------
+    near
+        Share of filled rows one value must reach for a column to be near-constant.
+    seed
+        Seed of the 20,000-row screen used on large tables before exact counts.
+    threshold
+        Verdict on the share of (near-)constant columns.
     """
 
     name = "constant_columns"
@@ -55,19 +74,18 @@ class ConstantColumns(Metric):
         pos = sample_positions(len(frame), _SCREEN_ROWS, self.seed)
         items: list[ItemResult] = []
         for col in frame.columns:
-            s = frame[col]
             if pos is not None:
                 # With 20,000 rows, a commonest-value share 2 points under the limit rules the column out.
-                _, screen_share, _, screen_n = _top_share(s.iloc[pos])
+                _, screen_share, _, screen_n = _top_share(*_counts(frame, str(col), pos))
                 if screen_n > 1000 and screen_share < self.near - 0.02:
                     continue
-            n_unique, share, top, n = _top_share(s)
+            n_unique, share, top, n = _top_share(*_counts(frame, str(col), None))
             if n_unique <= 1:
                 what = "has no values at all" if n == 0 else f"holds the single value '{top}' in every filled row"
                 items.append(ItemResult("column", str(col), 1.0, Status.WARN, f"constant: {what}",
                                         {"distinct": n_unique, "top_value": top, "top_share": 1.0, "filled": n}))
             elif share >= self.near:
-                rare = n - int(round(share * n))
+                rare = n - round(share * n)
                 items.append(ItemResult(
                     "column", str(col), share, Status.WARN,
                     f"near-constant: '{top}' in {share:.2%} of filled rows; only {rare} rows differ",
@@ -87,10 +105,16 @@ class ConstantColumns(Metric):
 @METRICS.register("rows_per_column")
 class RowsPerColumn(Metric):
     """Rows per feature column, and whether there are enough rows at all.
-
     With few patients per variable, models overfit and subgroup statistics are noise; a common
     rule of thumb asks for at least 10 records per candidate predictor. The value is the number
     of rows divided by the number of feature columns (identifiers and targets excluded).
+
+    Parameters
+    ----------
+    min_rows
+        Fewer rows than this warns (fewer than a quarter of it fails), whatever the columns.
+    threshold
+        Verdict on rows per feature column.
     """
 
     name = "rows_per_column"
