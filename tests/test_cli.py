@@ -17,7 +17,11 @@ COMMANDS = ["inspect", "schema", "audit", "metrics", "formats", "demo"]
 
 def medsyn(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "medsyn.cli", *args], capture_output=True, text=True, cwd=cwd, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+        [sys.executable, "-m", "medsyn.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
     )
 
 
@@ -32,7 +36,8 @@ def test_inspect_and_schema_round_trip(tmp_path: Path) -> None:
     path = shared("actg175_hiv_trial/ACTG175.csv")
     out = medsyn("inspect", str(path))
     assert out.returncode == 0, out.stderr
-    assert "pidnum" in out.stdout and "identifier" in out.stdout
+    assert "pidnum" in out.stdout
+    assert "identifier" in out.stdout
     for name in ("s.yaml", "s.json", "s.md"):
         done = medsyn("schema", str(path), "-o", str(tmp_path / name))
         assert done.returncode == 0, done.stderr
@@ -62,7 +67,9 @@ def test_fail_on_sets_exit_code_4(tmp_path: Path) -> None:
     csv = tmp_path / "t.csv"
     csv.write_text("a,b\n" + "\n".join(f"{i},?" for i in range(30)) + "\n")
     assert medsyn("audit", str(csv), "-o", str(tmp_path / "r"), "-m", "missingness").returncode == 0
-    assert medsyn("audit", str(csv), "-o", str(tmp_path / "r"), "-m", "missingness", "--fail-on", "fail").returncode == 4
+    assert (
+        medsyn("audit", str(csv), "-o", str(tmp_path / "r"), "-m", "missingness", "--fail-on", "fail").returncode == 4
+    )
 
 
 @pytest.mark.parametrize(
@@ -81,7 +88,12 @@ def test_bad_input_exits_2_with_one_clear_line(tmp_path: Path, args: list[str], 
     (tmp_path / "empty.csv").write_text("")
     (tmp_path / "t.csv").write_text("a,b\n1,2\n")
     (tmp_path / "bad.yaml").write_text("fields: {nope: {role: target}}\n")
-    subs = {"{empty}": str(tmp_path / "empty.csv"), "{csv}": str(tmp_path / "t.csv"), "{badschema}": str(tmp_path / "bad.yaml"), "{tmp}": str(tmp_path)}
+    subs = {
+        "{empty}": str(tmp_path / "empty.csv"),
+        "{csv}": str(tmp_path / "t.csv"),
+        "{badschema}": str(tmp_path / "bad.yaml"),
+        "{tmp}": str(tmp_path),
+    }
     real_args = [a.replace("{tmp}", str(tmp_path)) if "{tmp}" in a else subs.get(a, a) for a in args]
     out = medsyn(*real_args)
     assert out.returncode == 2, (out.stdout, out.stderr)
@@ -99,9 +111,11 @@ def test_internal_failure_exits_1_without_traceback(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 1
-    assert "internal error: RuntimeError: kaput" in out.stderr and "Traceback" not in out.stderr
+    assert "internal error: RuntimeError: kaput" in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_metrics_lists_registered_checks() -> None:
     out = medsyn("metrics", "--modality", "tabular")
-    assert out.returncode == 0 and "missingness" in out.stdout
+    assert out.returncode == 0
+    assert "missingness" in out.stdout

@@ -25,10 +25,13 @@ def test_input_error_collects_every_problem_in_one_message() -> None:
 
 
 def test_error_classes_refine_the_builtins_they_mean() -> None:
-    assert issubclass(SchemaError, InputError) and issubclass(DataFormatError, ValueError)
-    assert issubclass(UnknownNameError, LookupError) and not issubclass(UnknownNameError, KeyError)
+    assert issubclass(SchemaError, InputError)
+    assert issubclass(DataFormatError, ValueError)
+    assert issubclass(UnknownNameError, LookupError)
+    assert not issubclass(UnknownNameError, KeyError)
     assert issubclass(NotFittedError, AttributeError)
-    assert InputError("x").exit_code == 2 and MedsynError().exit_code == 1
+    assert InputError("x").exit_code == 2
+    assert MedsynError().exit_code == 1
     assert InputError("x").http_status == 422
 
 
@@ -46,7 +49,9 @@ def test_registry_suggests_close_names_and_rejects_duplicates() -> None:
         reg.get("crat")
     with pytest.raises(ValueError, match="already registered"):
         reg.add("cart", 3)
-    assert reg.names() == ["cart", "ctgan"] and "cart" in reg and len(reg) == 2
+    assert reg.names() == ["cart", "ctgan"]
+    assert "cart" in reg
+    assert len(reg) == 2
 
 
 def test_registry_runs_the_contract_check() -> None:

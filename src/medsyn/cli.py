@@ -52,9 +52,15 @@ class SchemaFormat(StrEnum):
     md = "md"
 
 
-PathArg = Annotated[Path, typer.Argument(help="A table (CSV/Parquet/zip member), WFDB/EDF/DICOM file or folder, or an image folder.")]
-SchemaOpt = Annotated[Path | None, typer.Option("--schema", "-s", help="YAML overrides: fields: {col: {type:, role:, unit:}}.")]
-FormatOpt = Annotated[str | None, typer.Option("--format", "-f", help="Reader to use instead of detection (see `medsyn formats`).")]
+PathArg = Annotated[
+    Path, typer.Argument(help="A table (CSV/Parquet/zip member), WFDB/EDF/DICOM file or folder, or an image folder.")
+]
+SchemaOpt = Annotated[
+    Path | None, typer.Option("--schema", "-s", help="YAML overrides: fields: {col: {type:, role:, unit:}}.")
+]
+FormatOpt = Annotated[
+    str | None, typer.Option("--format", "-f", help="Reader to use instead of detection (see `medsyn formats`).")
+]
 DelimiterOpt = Annotated[str | None, typer.Option("--delimiter", help="CSV field separator (detected if omitted).")]
 EncodingOpt = Annotated[str | None, typer.Option("--encoding", help="CSV text encoding, e.g. cp1252 (default utf-8).")]
 DecimalOpt = Annotated[str | None, typer.Option("--decimal", help="CSV decimal mark: '.' or ',' (guessed if omitted).")]
@@ -68,15 +74,21 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
 ) -> None:
     """medsyn — point it at medical data; get its data dictionary and a quality audit."""
 
 
-def _read(path: Path, schema: Path | None, fmt: str | None, delimiter: str | None, encoding: str | None, decimal: str | None):  # type: ignore[no-untyped-def]
+def _read(
+    path: Path, schema: Path | None, fmt: str | None, delimiter: str | None, encoding: str | None, decimal: str | None
+):  # type: ignore[no-untyped-def]
     from medsyn.data import read
 
-    options = {k: v for k, v in {"delimiter": delimiter, "encoding": encoding, "decimal": decimal}.items() if v is not None}
+    options = {
+        k: v for k, v in {"delimiter": delimiter, "encoding": encoding, "decimal": decimal}.items() if v is not None
+    }
     with console.status(f"Reading {path} …"):
         return read(path, format=fmt, schema=schema, **options)
 
@@ -93,7 +105,13 @@ def _schema_table(schema) -> Table:  # type: ignore[no-untyped-def]
         else:
             rng = ""
         role_style = "bold red" if f.has_role("identifier") else "bold" if f.role.value != "feature" else ""
-        table.add_row(f.name, f.type.value, f"[{role_style}]{', '.join(r.value for r in f.roles)}[/]" if role_style else f.role.value, f.unit or "", rng)
+        table.add_row(
+            f.name,
+            f.type.value,
+            f"[{role_style}]{', '.join(r.value for r in f.roles)}[/]" if role_style else f.role.value,
+            f.unit or "",
+            rng,
+        )
     return table
 
 
@@ -149,11 +167,17 @@ def schema_cmd(
 @app.command()
 def audit(
     path: PathArg,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for report.json and report.html.")] = Path("medsyn-audit"),
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for report.json and report.html.")] = Path(
+        "medsyn-audit"
+    ),
     schema: SchemaOpt = None,
     fmt: FormatOpt = None,
-    metric: Annotated[list[str] | None, typer.Option("--metric", "-m", help="Run only these checks (repeatable).")] = None,
-    exclude: Annotated[list[str] | None, typer.Option("--exclude", "-x", help="Leave out these checks (repeatable).")] = None,
+    metric: Annotated[
+        list[str] | None, typer.Option("--metric", "-m", help="Run only these checks (repeatable).")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", "-x", help="Leave out these checks (repeatable).")
+    ] = None,
     fail_on: Annotated[FailOn, typer.Option(help="Exit with code 4 when a finding reaches this level.")] = FailOn.never,
     delimiter: DelimiterOpt = None,
     encoding: EncodingOpt = None,
@@ -165,8 +189,13 @@ def audit(
 
     ds = _read(path, schema, fmt, delimiter, encoding, decimal)
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=err_console, transient=True,
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
     ) as bar:
         task = bar.add_task("auditing", total=None)
 
@@ -178,7 +207,9 @@ def audit(
         files = Report.from_audit(result).write(output)
     _print_results(result.results)
     counts = {k: v for k, v in result.counts().items() if v}
-    console.print(f"Overall: [{_STATUS_STYLE[result.status.value]}]{result.status.value}[/]  {counts}  ({result.seconds:.1f} s)")
+    console.print(
+        f"Overall: [{_STATUS_STYLE[result.status.value]}]{result.status.value}[/]  {counts}  ({result.seconds:.1f} s)"
+    )
     console.print(f"Report: [bold]{files.html}[/]  (data: {files.json})")
     if result.errors:
         for e in result.errors:
@@ -202,7 +233,9 @@ def _print_results(results) -> None:  # type: ignore[no-untyped-def]
 
 @app.command()
 def metrics(
-    modality: Annotated[str | None, typer.Option(help="Only metrics for this modality: tabular, signal, image.")] = None,
+    modality: Annotated[
+        str | None, typer.Option(help="Only metrics for this modality: tabular, signal, image.")
+    ] = None,
 ) -> None:
     """List the registered metrics with what each measures."""
     from medsyn.errors import InputError
@@ -236,7 +269,9 @@ def formats() -> None:
 
 @app.command()
 def demo(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the demo's outputs.")] = Path("demo-output"),
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the demo's outputs.")] = Path(
+        "demo-output"
+    ),
 ) -> None:
     """Run the main job on real data shipped with lifelines (the ACTG 175 HIV trial table)."""
     from medsyn.data.io import require
@@ -248,8 +283,18 @@ def demo(
             "[bold]medsyn demo[/]: auditing ACTG 175 (AIDS Clinical Trials Group study 175; 2,139 patients; "
             "shipped with the lifelines package, MIT licence)"
         )
-        audit(csv_path, output=output / "audit", schema=None, fmt=None, metric=None, exclude=None,
-              fail_on=FailOn.never, delimiter=None, encoding=None, decimal=None)
+        audit(
+            csv_path,
+            output=output / "audit",
+            schema=None,
+            fmt=None,
+            metric=None,
+            exclude=None,
+            fail_on=FailOn.never,
+            delimiter=None,
+            encoding=None,
+            decimal=None,
+        )
 
 
 def main() -> None:
@@ -262,7 +307,7 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted; no partial outputs were left")
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: no bare traceback for users
+    except Exception as exc:
         if os.environ.get("MEDSYN_DEBUG"):
             traceback.print_exc()
         err_console.print(

@@ -26,19 +26,25 @@ def test_roles_from_medical_column_names() -> None:
         }
     )
     s = infer_schema(frame)
-    assert s["PatientID"].type is FieldType.IDENTIFIER and s["PatientID"].role is Role.IDENTIFIER
-    assert s["date_of_birth"].type is FieldType.DATETIME and s["date_of_birth"].has_role("quasi_identifier")
-    assert s["Gender"].has_role("protected") and s["ethnicity"].has_role("protected")
+    assert s["PatientID"].type is FieldType.IDENTIFIER
+    assert s["PatientID"].role is Role.IDENTIFIER
+    assert s["date_of_birth"].type is FieldType.DATETIME
+    assert s["date_of_birth"].has_role("quasi_identifier")
+    assert s["Gender"].has_role("protected")
+    assert s["ethnicity"].has_role("protected")
     assert s["zip"].has_role("quasi_identifier")
-    assert s["hba1c"].type is FieldType.NUMERIC and s["hba1c"].role is Role.FEATURE
+    assert s["hba1c"].type is FieldType.NUMERIC
+    assert s["hba1c"].role is Role.FEATURE
     assert s["readmitted"].role is Role.TARGET
-    assert s["consent_research"].has_role("consent") and s["consent_research"].type is FieldType.BOOLEAN
+    assert s["consent_research"].has_role("consent")
+    assert s["consent_research"].type is FieldType.BOOLEAN
     assert all(f.reason for f in s), "every inferred field says why"
 
 
 def test_code_columns_named_id_are_not_identifiers() -> None:
     f = infer_field("admission_type_id", pd.Series([1, 2, 3, 1, 2, 3] * 50))
-    assert f.role is not Role.IDENTIFIER and f.type is FieldType.INTEGER
+    assert f.role is not Role.IDENTIFIER
+    assert f.type is FieldType.INTEGER
 
 
 def test_mixed_type_column_keeps_every_value_and_says_so() -> None:
@@ -55,7 +61,8 @@ def test_row_number_column_is_an_identifier() -> None:
 
 def test_all_missing_column_does_not_break_inference() -> None:
     f = infer_field("empty", pd.Series([np.nan] * 10))
-    assert f.type is FieldType.NUMERIC and f.minimum is None
+    assert f.type is FieldType.NUMERIC
+    assert f.minimum is None
 
 
 def test_real_tables_get_sensible_roles() -> None:
@@ -66,14 +73,19 @@ def test_real_tables_get_sensible_roles() -> None:
     diabetes = read(shared("diabetes_130us_hospitals/dataset_diabetes.zip/dataset_diabetes/diabetic_data.csv")).schema
     assert {f.name for f in diabetes.by_role("identifier")} == {"encounter_id", "patient_nbr"}
     assert diabetes["readmitted"].role is Role.TARGET
-    assert diabetes["age"].type is FieldType.CATEGORICAL and diabetes["age"].has_role("protected")
+    assert diabetes["age"].type is FieldType.CATEGORICAL
+    assert diabetes["age"].has_role("protected")
 
 
 _cell = st.one_of(st.none(), st.integers(-1000, 1000), st.floats(-1e6, 1e6, allow_nan=False), st.text(max_size=8))
 
 
 @settings(max_examples=60, deadline=None)
-@given(data_frames([column("a", elements=_cell, dtype=object), column("b", elements=st.floats(allow_nan=True), dtype=float)]))
+@given(
+    data_frames(
+        [column("a", elements=_cell, dtype=object), column("b", elements=st.floats(allow_nan=True), dtype=float)]
+    )
+)
 def test_inference_never_fails_and_describes_every_column(frame: pd.DataFrame) -> None:
     s = infer_schema(frame)
     assert s.names == ["a", "b"]
@@ -90,9 +102,12 @@ def test_inference_never_fails_and_describes_every_column(frame: pd.DataFrame) -
 def test_integer_ranges_cover_the_data(values: list[int]) -> None:
     f = infer_field("value", pd.Series(values))
     if f.type in {FieldType.INTEGER, FieldType.NUMERIC}:
-        assert f.minimum == min(values) and f.maximum == max(values)
+        assert f.minimum == min(values)
+        assert f.maximum == max(values)
 
 
-@pytest.mark.parametrize(("values", "expected"), [(["Yes", "No", "yes"], FieldType.BOOLEAN), ([0, 1, 1], FieldType.BOOLEAN)])
+@pytest.mark.parametrize(
+    ("values", "expected"), [(["Yes", "No", "yes"], FieldType.BOOLEAN), ([0, 1, 1], FieldType.BOOLEAN)]
+)
 def test_boolean_detection(values: list[object], expected: FieldType) -> None:
     assert infer_field("flag", pd.Series(values)).type is expected

@@ -64,9 +64,11 @@ def test_html_is_self_contained_escaped_and_charts_items(tmp_path: Path) -> None
     parser = _Collector()
     parser.feed(html)
     assert "missingness" in parser.ids
-    assert parser.images and all(src.startswith("data:image/png;base64,") for src in parser.images)
+    assert parser.images
+    assert all(src.startswith("data:image/png;base64,") for src in parser.images)
     assert parser.external == [], "no external scripts or stylesheets"
-    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;" in html
 
 
 def test_skipped_results_get_no_figure() -> None:
@@ -80,7 +82,8 @@ def test_audit_report_on_real_table(tmp_path: Path) -> None:
     result = audit(ds)
     files = Report.from_audit(result).write(tmp_path / "out")
     html = files.html.read_text()
-    assert "Data dictionary" in html and "pidnum" in html
+    assert "Data dictionary" in html
+    assert "pidnum" in html
     data = json.loads(files.json.read_text())
     assert {r["metric"] for r in data["results"]} == {r.metric for r in result.results}
     assert data["subject"]["records"] == 2139
@@ -103,9 +106,11 @@ def test_a_failing_check_is_reported_not_fatal() -> None:
 
     ds = TabularDataset(pd.DataFrame({"a": [1, 2, None]}))
     result = audit(ds, metrics=[Broken(), "missingness"])
-    assert result["broken"].status is Status.ERROR and "ZeroDivisionError: boom" in result["broken"].reason
+    assert result["broken"].status is Status.ERROR
+    assert "ZeroDivisionError: boom" in result["broken"].reason
     assert result["missingness"].status is not Status.ERROR
-    assert result.status is Status.ERROR and result.errors
+    assert result.status is Status.ERROR
+    assert result.errors
 
 
 def test_metrics_of_another_modality_are_refused() -> None:

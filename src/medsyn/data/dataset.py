@@ -99,13 +99,19 @@ class Dataset(ABC):
     modality: ClassVar[Modality]
 
     def __init__(self, attributes: pd.DataFrame, schema: Schema | None, provenance: Provenance | None) -> None:
-        is_range = isinstance(attributes.index, pd.RangeIndex) and attributes.index.start == 0 and attributes.index.step == 1
+        is_range = (
+            isinstance(attributes.index, pd.RangeIndex) and attributes.index.start == 0 and attributes.index.step == 1
+        )
         self.attributes = attributes if is_range else attributes.reset_index(drop=True)
         self.schema = schema if schema is not None else infer_schema(self.attributes)
         missing = [n for n in self.schema.names if n not in self.attributes.columns]
         if missing:
             raise InputError(
-                Problem("schema", f"fields {missing} are not columns of the data", f"a subset of {list(self.attributes.columns)}")
+                Problem(
+                    "schema",
+                    f"fields {missing} are not columns of the data",
+                    f"a subset of {list(self.attributes.columns)}",
+                )
             )
         self.provenance = provenance or Provenance(source="<memory>", reader="memory")
 
@@ -177,7 +183,9 @@ class SignalRecord:
     sampling_rate: float
     channels: tuple[str, ...]
     units: tuple[str, ...]
-    annotations: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["onset", "duration", "label", "channel"]))
+    annotations: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["onset", "duration", "label", "channel"])
+    )
 
     @property
     def n_samples(self) -> int:
@@ -234,8 +242,12 @@ class SignalDataset(Dataset):
         """Records × channels × samples; raises :class:`InputError` when records differ."""
         if not self.is_uniform:
             raise InputError(
-                Problem(self.provenance.source, "records differ in sampling rate, channels or length",
-                        "uniform records", "Crop or resample the records first.")
+                Problem(
+                    self.provenance.source,
+                    "records differ in sampling rate, channels or length",
+                    "uniform records",
+                    "Crop or resample the records first.",
+                )
             )
         return np.stack([r.data for r in self.records])
 
@@ -296,7 +308,11 @@ class ImageDataset(Dataset):
 
     @classmethod
     def from_arrays(
-        cls, images: Sequence[np.ndarray], attributes: pd.DataFrame | None = None, *, kind: str = "image",
+        cls,
+        images: Sequence[np.ndarray],
+        attributes: pd.DataFrame | None = None,
+        *,
+        kind: str = "image",
         provenance: Provenance | None = None,
     ) -> ImageDataset:
         """An in-memory dataset; attributes default to file placeholders and image sizes."""
@@ -322,7 +338,11 @@ class ImageDataset(Dataset):
     def select(self, index: Sequence[int] | np.ndarray) -> Self:
         idx = np.asarray(index, dtype=int)
         return type(self)(
-            self._loader, self.attributes.iloc[idx], self.schema, self.provenance, kind=self.kind,
+            self._loader,
+            self.attributes.iloc[idx],
+            self.schema,
+            self.provenance,
+            kind=self.kind,
             positions=self._positions[idx],
         )
 

@@ -85,7 +85,7 @@ def _infer_type(s: pd.Series, name_key: str) -> tuple[FieldType, str]:
         return FieldType.DATETIME, "datetime values"
     if pd.api.types.is_numeric_dtype(s):
         values = nonnull.to_numpy(dtype=float, copy=False)
-        uniq = np.unique(values[: 200_000])
+        uniq = np.unique(values[:200_000])
         if len(uniq) <= 2 and set(uniq.tolist()) <= {0.0, 1.0}:
             return FieldType.BOOLEAN, "only 0/1 values"
         if np.all(np.isfinite(values)) and np.all(values == np.round(values)):
@@ -146,14 +146,19 @@ def _infer_roles(name_key: str, ftype: FieldType, s: pd.Series) -> tuple[tuple[R
     elif _QUASI_NAMES.search(name_key):
         roles.append(Role.QUASI_IDENTIFIER)
         why.append("location/date/body-size name (quasi-identifier)")
-    if Role.IDENTIFIER not in roles and _TARGET_NAMES.search(name_key) and ftype in {
-        FieldType.BOOLEAN,
-        FieldType.CATEGORICAL,
-        FieldType.INTEGER,
-    }:
-        if ftype is not FieldType.INTEGER or s.nunique() <= 10:
-            roles.append(Role.TARGET)
-            why.append("outcome-like name")
+    if (
+        Role.IDENTIFIER not in roles
+        and _TARGET_NAMES.search(name_key)
+        and ftype
+        in {
+            FieldType.BOOLEAN,
+            FieldType.CATEGORICAL,
+            FieldType.INTEGER,
+        }
+        and (ftype is not FieldType.INTEGER or s.nunique() <= 10)
+    ):
+        roles.append(Role.TARGET)
+        why.append("outcome-like name")
     if not roles and _SENSITIVE_NAMES.search(name_key):
         roles.append(Role.SENSITIVE)
         why.append("health-condition name (sensitive)")

@@ -125,7 +125,9 @@ class Field:
 _FIELD_KEYS = frozenset(f.name for f in fields(Field)) - {"name", "roles"} | {"role"}
 
 
-def _parse_field(name: str, spec: Mapping[str, object], base: Field | None, where: str) -> tuple[Field | None, list[Problem]]:
+def _parse_field(
+    name: str, spec: Mapping[str, object], base: Field | None, where: str
+) -> tuple[Field | None, list[Problem]]:
     """Build a Field from a YAML/JSON mapping, on top of ``base`` when overriding."""
     problems: list[Problem] = []
     loc = f"{where}: fields.{name}"
@@ -251,7 +253,9 @@ class Schema:
         :class:`SchemaError` naming ``source``.
         """
         if not isinstance(overrides, Mapping):
-            raise SchemaError(Problem(source, f"top level is {type(overrides).__name__}", "a mapping with key 'fields'"))
+            raise SchemaError(
+                Problem(source, f"top level is {type(overrides).__name__}", "a mapping with key 'fields'")
+            )
         extra = sorted(set(overrides) - {"fields"})
         problems = [Problem(source, f"unknown top-level key(s) {extra}", "only 'fields'")] if extra else []
         specs = overrides.get("fields") or {}
@@ -332,7 +336,14 @@ class Schema:
                 shown = f"{_fmt(f.minimum)} – {_fmt(f.maximum)}"
             else:
                 shown = ""
-            cells = [f.name, f.type.value, ", ".join(r.value for r in f.roles), f.unit or "", shown, f.description or ""]
+            cells = [
+                f.name,
+                f.type.value,
+                ", ".join(r.value for r in f.roles),
+                f.unit or "",
+                shown,
+                f.description or "",
+            ]
             rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         return "\n".join(rows) + "\n"
 

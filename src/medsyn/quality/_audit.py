@@ -113,7 +113,7 @@ def audit(
         except MedsynError as exc:
             results.append(metric.result(float("nan"), f"could not run: {exc}", status=Status.ERROR))
             errors.append(f"{metric.name}: {exc}")
-        except Exception as exc:  # noqa: BLE001 - one broken check must not lose the audit
+        except Exception as exc:
             message = f"internal error {type(exc).__name__}: {exc}"
             results.append(metric.result(float("nan"), message, status=Status.ERROR))
             errors.append(f"{metric.name}: {message}")

@@ -12,11 +12,11 @@ from collections.abc import Callable
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
-from medsyn._registry import Registry  # noqa: E402
-from medsyn.metric import ItemResult, MetricResult, Status  # noqa: E402
+from medsyn._registry import Registry
+from medsyn.metric import ItemResult, MetricResult, Status
 
 __all__ = ["FIGURES", "STATUS_COLOURS", "figure_for"]
 

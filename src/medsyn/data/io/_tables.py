@@ -14,6 +14,7 @@ import re
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -76,7 +77,9 @@ def _decode_check(raw: bytes, encoding: str, where: str) -> str:
     try:
         return head.decode(encoding)
     except UnicodeDecodeError as exc:
-        if len(raw) > len(head) and exc.start >= len(head) - 4:  # cut in the middle of a multi-byte char at the sniff edge
+        if (
+            len(raw) > len(head) and exc.start >= len(head) - 4
+        ):  # cut in the middle of a multi-byte char at the sniff edge
             return head[: exc.start].decode(encoding)
         guess = "cp1252" if encoding.lower().replace("-", "") in {"utf8", "utf8sig"} else "utf-8"
         raise DataFormatError(
@@ -88,7 +91,9 @@ def _decode_check(raw: bytes, encoding: str, where: str) -> str:
             )
         ) from None
     except LookupError:
-        raise DataFormatError(Problem(where, f"unknown encoding '{encoding}'", "a Python codec name such as utf-8")) from None
+        raise DataFormatError(
+            Problem(where, f"unknown encoding '{encoding}'", "a Python codec name such as utf-8")
+        ) from None
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -108,7 +113,9 @@ def _guess_decimal(text: str, delimiter: str) -> str:
     if delimiter == ",":
         return "."
     sample = text.splitlines()[1:50]
-    commas = sum(len(re.findall(rf"(?:^|{re.escape(delimiter)})-?\d+,\d+(?={re.escape(delimiter)}|$)", ln)) for ln in sample)
+    commas = sum(
+        len(re.findall(rf"(?:^|{re.escape(delimiter)})-?\d+,\d+(?={re.escape(delimiter)}|$)", ln)) for ln in sample
+    )
     return "," if commas else "."
 
 
@@ -192,11 +199,15 @@ class CsvReader(Reader):
         read_opts = pacsv.ReadOptions(encoding=encoding, autogenerate_column_names=not self.header, block_size=1 << 24)
         parse_opts = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False)
         convert = pacsv.ConvertOptions(
-            null_values=list(self.na_values), strings_can_be_null=True, quoted_strings_can_be_null=True,
+            null_values=list(self.na_values),
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
             decimal_point=decimal,
         )
         try:
-            return pacsv.read_csv(io.BytesIO(raw), read_options=read_opts, parse_options=parse_opts, convert_options=convert)
+            return pacsv.read_csv(
+                io.BytesIO(raw), read_options=read_opts, parse_options=parse_opts, convert_options=convert
+            )
         except pa.ArrowInvalid as exc:
             message = str(exc)
             row = re.search(r"Expected (\d+) columns, got (\d+)", message)
@@ -204,7 +215,8 @@ class CsvReader(Reader):
                 raise DataFormatError(
                     Problem(
                         where,
-                        f"a row has {row.group(2)} fields where the header has {row.group(1)} ({message.splitlines()[-1][:120]})",
+                        f"a row has {row.group(2)} fields where the header has {row.group(1)} "
+                        f"({message.splitlines()[-1][:120]})",
                         f"{row.group(1)} '{delimiter}'-separated fields on every row",
                         "Check the delimiter and quoting of that row.",
                     )
@@ -215,7 +227,8 @@ class CsvReader(Reader):
                 raise DataFormatError(
                     Problem(where, "contains bytes that are not valid UTF-8", "UTF-8 text", "Pass encoding='cp1252'.")
                 ) from None
-            raise DataFormatError(Problem(where, f"cannot be parsed as CSV ({message[:200]})", "a delimited text table")) from None
+            problem = Problem(where, f"cannot be parsed as CSV ({message[:200]})", "a delimited text table")
+            raise DataFormatError(problem) from None
 
     def _check_frame(self, frame: pd.DataFrame, where: str, delimiter: str) -> list[str]:
         warnings: list[str] = []
@@ -263,7 +276,9 @@ class ParquetReader(Reader):
         except FileNotFoundError:
             raise DataFormatError(Problem(str(path), "does not exist", "a Parquet file")) from None
         except (pa.ArrowInvalid, OSError) as exc:
-            raise DataFormatError(Problem(str(path), f"is not a readable Parquet file ({exc})", "a Parquet file")) from None
+            raise DataFormatError(
+                Problem(str(path), f"is not a readable Parquet file ({exc})", "a Parquet file")
+            ) from None
         if table.num_rows == 0:
             raise DataFormatError(Problem(str(path), "holds no rows", "at least one row"))
         frame = table.to_pandas(split_blocks=True, self_destruct=True)
@@ -307,4 +322,3 @@ def write_table(data: TabularDataset | pd.DataFrame, path: str | Path) -> Path:
         else:
             pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp)
     return path
-
