@@ -53,7 +53,7 @@ def test_rounded_copies_are_near_not_exact_duplicates(actg: TabularDataset) -> N
 def test_case_and_space_changes_are_near_duplicates(icu: TabularDataset) -> None:
     block = icu.data.iloc[:30].copy()
     block["sex"] = block["sex"].str.upper()
-    block["race"] = block["race"] + "  "
+    block["race"] = block["race"].astype(str) + "  "
     ds = variant(icu, pd.concat([icu.data, block], ignore_index=True))
     assert DuplicateRows().compute(ds).details["duplicate_rows"] == 0
     assert NearDuplicateRows().compute(ds).details["near_duplicate_rows"] == 30

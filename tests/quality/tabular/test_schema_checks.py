@@ -35,6 +35,7 @@ def test_out_of_range_and_implausible_values(heart: TabularDataset) -> None:
 
 def test_unknown_category(icu: TabularDataset) -> None:
     frame = icu.data.copy()
+    frame["race"] = frame["race"].astype(object)  # text is read as a categorical; free it to inject a new value
     frame.loc[[1, 2, 3], "race"] = "Martian"
     res = SchemaViolations().compute(variant(icu, frame))
     item = next(i for i in res.items if i.details["problem"] == "unknown_category")

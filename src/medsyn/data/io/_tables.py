@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -119,6 +120,38 @@ def _guess_decimal(text: str, delimiter: str) -> str:
     return "," if commas else "."
 
 
+#: Text columns with at most this share of distinct values are held as pandas categoricals.
+_DICTIONARY_MAX_RATIO = 0.5
+
+
+def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
+    """Hand an Arrow table to pandas without needless copies, text columns as categoricals.
+
+    Low-cardinality text (sex, diagnosis codes, drug changes) becomes a pandas ``Categorical``
+    via Arrow dictionary encoding: integer codes plus one copy of each distinct string, instead
+    of one Python object per cell. A million-row table shrinks about tenfold and every check
+    that groups or hashes by value works on the codes. High-cardinality text (identifiers,
+    free text) stays as plain strings.
+    """
+    for i, col in enumerate(table.columns):
+        if pa.types.is_dictionary(col.type):
+            n = len(col) - col.null_count
+            col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+            if n and len(col.dictionary) > max(1, _DICTIONARY_MAX_RATIO * n):  # identifiers, free text
+                table = table.set_column(i, table.field(i).name, col.cast(col.type.value_type))
+        elif pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            n = len(col) - col.null_count
+            if not n:
+                continue
+            encoded = pc.dictionary_encode(col).combine_chunks()
+            if len(encoded.dictionary) <= max(1, _DICTIONARY_MAX_RATIO * n):
+                table = table.set_column(i, table.field(i).name, encoded)
+    frame = table.to_pandas(split_blocks=True, self_destruct=True)
+    del table
+    pa.default_memory_pool().release_unused()  # hand Arrow's freed buffers back to the system
+    return frame
+
+
 @READERS.register("csv")
 class CsvReader(Reader):
     """Delimited text tables (``.csv``, ``.tsv``, ``.txt``, ``.data``; also a member of a ``.zip``).
@@ -187,7 +220,7 @@ class CsvReader(Reader):
                     )
                 )
         table = self._parse(raw, where, encoding, delimiter, decimal)
-        frame = table.to_pandas(split_blocks=True, self_destruct=True)
+        frame = arrow_to_pandas(table)
         del table
         frame.columns = [str(c) for c in frame.columns]
         warnings = self._check_frame(frame, where, delimiter)
@@ -272,7 +305,10 @@ class ParquetReader(Reader):
     def read(self, path: Path) -> TabularDataset:
         path = Path(path)
         try:
-            table = pq.read_table(path, columns=self.columns)
+            # Text columns come straight out of Parquet's dictionary pages, never as one string per cell.
+            schema = pq.read_schema(path)
+            text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+            table = pq.read_table(path, columns=self.columns, read_dictionary=text)
         except FileNotFoundError:
             raise DataFormatError(Problem(str(path), "does not exist", "a Parquet file")) from None
         except (pa.ArrowInvalid, OSError) as exc:
@@ -281,7 +317,7 @@ class ParquetReader(Reader):
             ) from None
         if table.num_rows == 0:
             raise DataFormatError(Problem(str(path), "holds no rows", "at least one row"))
-        frame = table.to_pandas(split_blocks=True, self_destruct=True)
+        frame = arrow_to_pandas(table)
         prov = Provenance(source=str(path), reader=self.name, digest=file_digest([path]))
         return TabularDataset(frame, provenance=prov)
 

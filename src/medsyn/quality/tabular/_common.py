@@ -187,11 +187,16 @@ _FINGERPRINT_ROWS = 257
 
 
 def _fingerprint(s: pd.Series) -> tuple[object, ...]:
+    """Cheap identity of a column's content: length, dtype, buffer address and sampled values.
+
+    Never materialises the column (a categorical's codes are looked at, not its strings).
+    """
     values = s.array
-    base = getattr(np.asarray(values), "base", None)
+    buffer = values.codes if isinstance(values, pd.Categorical) else s.to_numpy(copy=False)
+    base = getattr(buffer, "base", None)
     step = max(1, len(s) // _FINGERPRINT_ROWS)
     probe = pd.util.hash_pandas_object(s.iloc[::step], index=False).to_numpy()
-    return (len(s), str(s.dtype), id(base) if base is not None else id(values), probe.tobytes())
+    return (len(s), str(s.dtype), id(base) if base is not None else id(buffer), probe.tobytes())
 
 
 def _frame_cache(frame: pd.DataFrame) -> dict[str, tuple[tuple[object, ...], Codes]]:
@@ -212,9 +217,18 @@ def factorized(frame: pd.DataFrame, column: str) -> Codes:
     hit = per_frame.get(column)
     if hit is not None and hit[0] == key:
         return hit[1]
-    codes, uniques = pd.factorize(s)
-    small = codes.astype(np.int32) if len(uniques) < 2**31 - 1 else codes
-    out = Codes(small, np.asarray(uniques, dtype=object))
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        # Already codes: renumber in order of appearance only through the categories actually used.
+        raw = s.array.codes  # type: ignore[union-attr]
+        used = np.flatnonzero(np.bincount(raw[raw >= 0], minlength=len(s.cat.categories)))
+        remap = np.full(len(s.cat.categories), -1, dtype=np.int32)
+        remap[used] = np.arange(len(used), dtype=np.int32)
+        small = np.where(raw >= 0, remap[np.maximum(raw, 0)], -1).astype(np.int32)
+        out = Codes(small, np.asarray(s.cat.categories[used], dtype=object))
+    else:
+        codes, uniques = pd.factorize(s)
+        small = codes.astype(np.int32) if len(uniques) < 2**31 - 1 else codes
+        out = Codes(small, np.asarray(uniques, dtype=object))
     per_frame[column] = (key, out)
     return out
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import r2_score
+from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from medsyn.data.dataset import Dataset, Modality
 from medsyn.data.schema import Field, Role
@@ -168,8 +170,6 @@ class TargetLeakage(Metric):
 
     def _skill(self, x: np.ndarray, y: np.ndarray, folds: list[np.ndarray], classify: bool) -> float:
         """Cross-validated skill of a shallow tree on one feature: 0 = chance, 1 = perfect."""
-        from sklearn.metrics import r2_score
-        from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
         scores = []
         xs = x.reshape(-1, 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+from sklearn.ensemble import IsolationForest
 
 from medsyn.data.dataset import Dataset, Modality
 from medsyn.metric import METRICS, Direction, ItemResult, Metric, MetricKind, MetricResult, Status, Threshold
@@ -213,7 +214,6 @@ class MultivariateOutliers(Metric):
         return None
 
     def _compute(self, real: Dataset, synthetic: Dataset | None) -> MetricResult:
-        from sklearn.ensemble import IsolationForest
 
         frame, schema = table(real)
         fields = numeric_fields(frame, schema, include_boolean=True)
