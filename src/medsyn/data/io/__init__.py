@@ -13,6 +13,8 @@ from pathlib import Path
 from medsyn.data.dataset import Dataset
 from medsyn.data.io import _dicom, _edf, _images, _wfdb  # noqa: F401  (register their readers)
 from medsyn.data.io._base import READERS, Reader, claiming_reader, require
+from medsyn.data.io._dicom import DicomReader, by_series
+from medsyn.data.io._images import ImageFolderReader, NpzImageReader
 from medsyn.data.io._tables import DEFAULT_NA_TOKENS, CsvReader, ParquetReader, from_frame, write_table
 from medsyn.data.schema import Schema
 from medsyn.errors import InputError, Problem
@@ -21,8 +23,12 @@ __all__ = [
     "DEFAULT_NA_TOKENS",
     "READERS",
     "CsvReader",
+    "DicomReader",
+    "ImageFolderReader",
+    "NpzImageReader",
     "ParquetReader",
     "Reader",
+    "by_series",
     "from_frame",
     "read",
     "reader_for",

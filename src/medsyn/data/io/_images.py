@@ -19,13 +19,15 @@ import numpy as np
 import pandas as pd
 
 from medsyn.data.dataset import ImageDataset, Modality, Provenance, file_digest
+from medsyn.data.inference import infer_schema
 from medsyn.data.io._base import READERS, Reader, require
+from medsyn.data.schema import Schema
 from medsyn.errors import DataFormatError, Problem
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
-__all__ = ["ImageFolderReader", "NpzImageReader", "load_image_file"]
+__all__ = ["ImageFolderReader", "NpzImageReader", "image_schema", "load_image_file"]
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 _FILE_COLUMNS = ("file", "filename", "file_name", "image", "image_file", "path", "filepath", "image_path")
@@ -37,6 +39,41 @@ _MAX_LISTED = 5
 def _listed(names: Sequence[str]) -> str:
     shown = ", ".join(names[:_MAX_LISTED])
     return shown + (f" and {len(names) - _MAX_LISTED} more" if len(names) > _MAX_LISTED else "")
+
+
+#: Attribute columns that describe the picture, not the patient: never identifiers or targets.
+_GEOMETRY_FIELDS: dict[str, dict[str, object]] = {
+    "width": {"type": "integer", "role": "feature", "unit": "px", "description": "image width"},
+    "height": {"type": "integer", "role": "feature", "unit": "px", "description": "image height"},
+    "rows": {"type": "integer", "role": "feature", "unit": "px", "description": "DICOM Rows"},
+    "columns": {"type": "integer", "role": "feature", "unit": "px", "description": "DICOM Columns"},
+    "channels": {"type": "integer", "role": "feature", "description": "colour channels (samples per pixel)"},
+    "file": {"role": "feature", "description": "image file, relative to the dataset folder"},
+    "sop_class": {"role": "feature", "description": "DICOM SOP class (kind of object)"},
+    "frame": {"type": "integer", "role": "feature", "description": "frame index within a multi-frame object"},
+    "frames": {"type": "integer", "role": "feature", "description": "frames in the object"},
+    "slice_thickness": {"role": "feature", "unit": "mm"},
+    "pixel_spacing_row": {"role": "feature", "unit": "mm"},
+    "pixel_spacing_col": {"role": "feature", "unit": "mm"},
+    "has_patient_name": {"type": "boolean", "role": "feature", "description": "PatientName present (value not read)"},
+    "has_patient_id": {"type": "boolean", "role": "feature", "description": "PatientID present (value not read)"},
+    "has_birth_date": {
+        "type": "boolean",
+        "role": "feature",
+        "description": "PatientBirthDate present (value not read)",
+    },
+}
+
+
+def image_schema(attributes: pd.DataFrame) -> Schema:
+    """The inferred schema of an image attribute table, with image geometry marked as such.
+
+    Inference reads ``height`` as a body height and ``sop_class`` as an outcome; for images they
+    are pixel counts and object types, so they are fixed here.
+    """
+    schema = infer_schema(attributes)
+    fields = {k: v for k, v in _GEOMETRY_FIELDS.items() if k in attributes.columns}
+    return schema.with_overrides({"fields": fields}, source="image reader") if fields else schema
 
 
 def _truncation(path: Path) -> str | None:
@@ -94,8 +131,12 @@ def load_image_file(path: Path) -> np.ndarray:
         raise DataFormatError(Problem(str(path), "does not exist", "an image file")) from None
     except (OSError, SyntaxError, ValueError, image_mod.DecompressionBombError) as exc:
         raise DataFormatError(
-            Problem(str(path), f"cannot decode the image ({exc})", "a complete PNG/JPEG/TIFF file",
-                    "Re-export the image or remove it from the folder.")
+            Problem(
+                str(path),
+                f"cannot decode the image ({exc})",
+                "a complete PNG/JPEG/TIFF file",
+                "Re-export the image or remove it from the folder.",
+            )
         ) from None
 
 
@@ -112,8 +153,12 @@ def _header(path: Path) -> tuple[int, int, int, str]:
             bands = len(im.getbands())
     except (OSError, SyntaxError, ValueError, image_mod.DecompressionBombError) as exc:
         raise DataFormatError(
-            Problem(str(path), f"not a readable image ({exc})", "a PNG/JPEG/TIFF/BMP file",
-                    "Re-export the image or remove it.")
+            Problem(
+                str(path),
+                f"not a readable image ({exc})",
+                "a PNG/JPEG/TIFF/BMP file",
+                "Re-export the image or remove it.",
+            )
         ) from None
     if mode in {"P", "PA"}:
         bands = 4 if mode == "PA" else 3
@@ -145,9 +190,16 @@ class _ArrayLoader:
 
 
 def _looks_fundus(folder: Path, labels: pd.DataFrame | None) -> bool:
+    """Whether the folder name, the labels' column names or their category values mention DR, retina or fundus."""
     names = [folder.name, folder.parent.name]
     if labels is not None:
         names += [str(c) for c in labels.columns]
+        for col in labels.columns:
+            values = labels[col]
+            if not pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+                uniques = values.dropna().unique()
+                if len(uniques) <= 50:  # categories such as "No DR", not free text or file names
+                    names += [str(v) for v in uniques]
     return any(_FUNDUS_WORDS.search(n.replace("_", " ").replace("-", " ")) for n in names)
 
 
@@ -157,8 +209,12 @@ def _file_column(frame: pd.DataFrame, where: str) -> str:
         if name in lower:
             return lower[name]
     raise DataFormatError(
-        Problem(where, f"no column naming the image files (columns: {list(frame.columns)})",
-                f"one of the columns {', '.join(_FILE_COLUMNS[:4])}", "Rename the file column to 'file'.")
+        Problem(
+            where,
+            f"no column naming the image files (columns: {list(frame.columns)})",
+            f"one of the columns {', '.join(_FILE_COLUMNS[:4])}",
+            "Rename the file column to 'file'.",
+        )
     )
 
 
@@ -219,9 +275,11 @@ class ImageFolderReader(Reader):
 
     def _read_file(self, path: Path) -> ImageDataset:
         width, height, channels, mode = _header(path)
-        attrs = pd.DataFrame({"file": [path.name], "width": [width], "height": [height], "channels": [channels], "mode": [mode]})
+        attrs = pd.DataFrame(
+            {"file": [path.name], "width": [width], "height": [height], "channels": [channels], "mode": [mode]}
+        )
         prov = Provenance(source=str(path), reader=self.name, digest=file_digest([path]))
-        return ImageDataset(_FileLoader([path]), attrs, provenance=prov, kind=self.kind or "image")
+        return ImageDataset(_FileLoader([path]), attrs, image_schema(attrs), provenance=prov, kind=self.kind or "image")
 
     def _read_labels(self, folder: Path) -> tuple[pd.DataFrame | None, Path | None]:
         if self.labels is not None:
@@ -243,8 +301,12 @@ class ImageFolderReader(Reader):
         files = sorted(p for p in pattern if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         if not files:
             raise DataFormatError(
-                Problem(str(folder), "holds no image files", f"files ending in {', '.join(IMAGE_SUFFIXES)}",
-                        "Pass recursive=True if the images are in sub-folders." if not self.recursive else "")
+                Problem(
+                    str(folder),
+                    "holds no image files",
+                    f"files ending in {', '.join(IMAGE_SUFFIXES)}",
+                    "Pass recursive=True if the images are in sub-folders." if not self.recursive else "",
+                )
             )
         warnings: list[str] = []
         rows: list[dict[str, object]] = []
@@ -262,8 +324,11 @@ class ImageFolderReader(Reader):
             rows.append({"file": rel, "width": width, "height": height, "channels": channels, "mode": mode})
         if not good:
             raise DataFormatError(
-                Problem(str(folder), f"none of its {len(files)} image files can be read ({_listed(skipped)})",
-                        "readable PNG/JPEG/TIFF files")
+                Problem(
+                    str(folder),
+                    f"none of its {len(files)} image files can be read ({_listed(skipped)})",
+                    "readable PNG/JPEG/TIFF files",
+                )
             )
         attrs = pd.DataFrame(rows)
         labels, labels_path = self._read_labels(folder)
@@ -273,10 +338,13 @@ class ImageFolderReader(Reader):
         kind = self.kind or ("fundus" if _looks_fundus(folder, labels) else "image")
         sizes = attrs.groupby(["width", "height"]).size()
         if len(sizes) > 1:
-            warnings.append(f"images have {len(sizes)} different sizes (most common {sizes.idxmax()[0]}×{sizes.idxmax()[1]})")
+            common_w, common_h = (int(v) for v in sizes.sort_values(ascending=False).index[0])
+            warnings.append(f"images have {len(sizes)} different sizes (most common {common_w}×{common_h})")
         digest_files = good + ([labels_path] if labels_path is not None else [])
-        prov = Provenance(source=str(folder), reader=self.name, digest=file_digest(digest_files), warnings=tuple(warnings))
-        return ImageDataset(_FileLoader(good), attrs, provenance=prov, kind=kind)
+        prov = Provenance(
+            source=str(folder), reader=self.name, digest=file_digest(digest_files), warnings=tuple(warnings)
+        )
+        return ImageDataset(_FileLoader(good), attrs, image_schema(attrs), provenance=prov, kind=kind)
 
     @staticmethod
     def _join_labels(
@@ -301,14 +369,22 @@ class ImageFolderReader(Reader):
                 resolved.append(by_name[str(key)])
             else:
                 resolved.append(None)
-        labels = labels.drop(columns=[col]).assign(file=resolved)
-        missing = [str(k) for k, r in zip(keys, resolved, strict=True) if r is None and not pd.isna(k) and str(k) not in skipped]
+        labels = labels.drop(columns=[col]).assign(file=pd.Series(resolved, index=labels.index, dtype="object"))
+        missing = [
+            str(k)
+            for k, r in zip(keys, resolved, strict=True)
+            if r is None and not pd.isna(k) and str(k) not in skipped
+        ]
         if missing:
-            warnings.append(f"{where}: {len(missing)} label row(s) name images that are not in the folder: {_listed(missing)}")
+            warnings.append(
+                f"{where}: {len(missing)} label row(s) name images that are not in the folder: {_listed(missing)}"
+            )
         dup = labels["file"].dropna().duplicated(keep="first")
         if dup.any():
             names = labels["file"].dropna()[dup].tolist()
-            warnings.append(f"{where}: {len(names)} image(s) have more than one label row; the first is used: {_listed(names)}")
+            warnings.append(
+                f"{where}: {len(names)} image(s) have more than one label row; the first is used: {_listed(names)}"
+            )
         labels = labels.dropna(subset=["file"]).drop_duplicates("file", keep="first")
         clash = [c for c in labels.columns if c in attrs.columns and c != "file"]
         labels = labels.rename(columns={c: f"label_{c}" for c in clash})
@@ -364,10 +440,16 @@ class NpzImageReader(Reader):
         try:
             npz = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as exc:
-            raise DataFormatError(Problem(str(path), f"not a readable .npz archive ({exc})", "a file written by numpy.savez")) from None
+            raise DataFormatError(
+                Problem(str(path), f"not a readable .npz archive ({exc})", "a file written by numpy.savez")
+            ) from None
         with npz:
             keys = list(npz.files)
-            image_keys = [k for k in keys if k.lower().endswith(("images", "imgs")) or k.lower() in {"x"} or k.lower().startswith("x_")]
+            image_keys = [
+                k
+                for k in keys
+                if k.lower().endswith(("images", "imgs")) or k.lower() in {"x"} or k.lower().startswith("x_")
+            ]
             problems: list[Problem] = []
             blocks: list[np.ndarray] = []
             frames: list[pd.DataFrame] = []
@@ -377,30 +459,55 @@ class NpzImageReader(Reader):
                 except ValueError as exc:
                     problems.append(Problem(f"{path.name}:{key}", f"cannot be loaded ({exc})", "a numeric array"))
                     continue
-                if arr.ndim not in (3, 4) or (arr.ndim == 4 and arr.shape[-1] not in (1, 3, 4)) or arr.dtype.kind not in "uif":
-                    problems.append(Problem(f"{path.name}:{key}", f"shape {arr.shape}, dtype {arr.dtype}",
-                                            "N × H × W or N × H × W × C (C in 1, 3, 4) numbers"))
+                if (
+                    arr.ndim not in (3, 4)
+                    or (arr.ndim == 4 and arr.shape[-1] not in (1, 3, 4))
+                    or arr.dtype.kind not in "uif"
+                ):
+                    problems.append(
+                        Problem(
+                            f"{path.name}:{key}",
+                            f"shape {arr.shape}, dtype {arr.dtype}",
+                            "N × H × W or N × H × W × C (C in 1, 3, 4) numbers",
+                        )
+                    )
                     continue
                 if arr.ndim == 4 and arr.shape[-1] == 1:
                     arr = arr[..., 0]
                 split = _split_name(key)
-                frame = pd.DataFrame({
-                    "file": [f"{split or 'image'}_{i:05d}" for i in range(len(arr))],
-                    "split": split or "all",
-                    "height": arr.shape[1],
-                    "width": arr.shape[2],
-                    "channels": 1 if arr.ndim == 3 else arr.shape[3],
-                })
+                frame = pd.DataFrame(
+                    {
+                        "file": [f"{split or 'image'}_{i:05d}" for i in range(len(arr))],
+                        "split": split or "all",
+                        "height": arr.shape[1],
+                        "width": arr.shape[2],
+                        "channels": 1 if arr.ndim == 3 else arr.shape[3],
+                    }
+                )
                 label_key = next(
-                    (k for k in keys if k != key and k.lower() in {f"{split}_labels".lower(), f"{split}labels".lower(),
-                                                               ("y" if key.lower() == "x" else f"y_{split}").lower()}),
+                    (
+                        k
+                        for k in keys
+                        if k != key
+                        and k.lower()
+                        in {
+                            f"{split}_labels".lower(),
+                            f"{split}labels".lower(),
+                            ("y" if key.lower() == "x" else f"y_{split}").lower(),
+                        }
+                    ),
                     None,
                 )
                 if label_key is not None:
                     labels = np.asarray(npz[label_key])
                     if len(labels) != len(arr):
-                        problems.append(Problem(f"{path.name}:{label_key}", f"{len(labels)} labels for {len(arr)} images in '{key}'",
-                                                "one label row per image"))
+                        problems.append(
+                            Problem(
+                                f"{path.name}:{label_key}",
+                                f"{len(labels)} labels for {len(arr)} images in '{key}'",
+                                "one label row per image",
+                            )
+                        )
                         continue
                     labels = labels.reshape(len(labels), -1)
                     if labels.shape[1] == 1:
@@ -414,9 +521,13 @@ class NpzImageReader(Reader):
             raise DataFormatError(problems)
         if not blocks:
             raise DataFormatError(
-                Problem(str(path), f"holds no image arrays (keys: {keys})", "arrays named '*_images' or 'x' of shape N × H × W [× C]",
-                        "Rename the image arrays, e.g. train_images / train_labels.")
+                Problem(
+                    str(path),
+                    f"holds no image arrays (keys: {keys})",
+                    "arrays named '*_images' or 'x' of shape N × H × W [× C]",
+                    "Rename the image arrays, e.g. train_images / train_labels.",
+                )
             )
         attrs = pd.concat(frames, ignore_index=True)
         prov = Provenance(source=str(path), reader=self.name, digest=file_digest([path]))
-        return ImageDataset(_ArrayLoader(blocks), attrs, provenance=prov, kind=self.kind)
+        return ImageDataset(_ArrayLoader(blocks), attrs, image_schema(attrs), provenance=prov, kind=self.kind)

@@ -24,14 +24,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import fft, ndimage
 
 from medsyn.data.dataset import ImageDataset
 from medsyn.errors import MedsynError
 
-__all__ = ["FeatureConfig", "ImageFeatures", "extract_features", "features_for", "image_keys"]
+__all__ = ["FeatureConfig", "ImageFeatures", "extract_features", "features_for", "image_keys", "perceptual_hash"]
 
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+_HASH_THUMB = 64
+_HASH_LOW = 16
+#: FOV detection runs on a thumbnail whose long side is at most this.
+_FOV_SIDE = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +88,7 @@ class ImageFeatures:
     colourfulness: float = math.nan
     noise_sigma: float = math.nan
     content_hash: str = ""
-    phash: int = 0
+    phash: bytes = b""
     fov_fraction: float = math.nan
     fov_circularity: float = math.nan
     fov_ok: bool = False
@@ -101,28 +104,24 @@ class ImageFeatures:
         return self.channels >= 3
 
 
-def _to_unit(arr: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Float32 in 0–1 and whether the scale is the native 8-bit one (else the image's own range)."""
-    if arr.dtype == np.uint8:
-        return arr.astype(np.float32) * np.float32(1 / 255), True
-    if arr.dtype == np.bool_:
-        return arr.astype(np.float32), True
-    a = arr.astype(np.float32)
-    finite = np.isfinite(a)
-    if not finite.all():
-        a = np.where(finite, a, np.nan_to_num(a[finite].min() if finite.any() else 0.0))
-    lo, hi = float(a.min()), float(a.max())
-    if hi <= lo:
-        return np.zeros_like(a), False
-    return (a - lo) * np.float32(1 / (hi - lo)), False
+def _plane(channel: np.ndarray, factor: int) -> np.ndarray:
+    """One channel as a contiguous float32 plane, block-averaged by ``factor``."""
+    if factor == 1:
+        return np.ascontiguousarray(channel, dtype=np.float32)
+    return _block_mean(channel, factor)
 
 
 def _block_mean(a: np.ndarray, f: int) -> np.ndarray:
+    """Mean over f × f blocks (float32), as a sum of strided slices: far faster than a reshaped mean."""
     if f == 1:
         return a
     h, w = a.shape[0] // f * f, a.shape[1] // f * f
-    shape = (h // f, f, w // f, f, *a.shape[2:])
-    return a[:h, :w].reshape(shape).mean(axis=(1, 3), dtype=np.float32)
+    out = np.zeros((h // f, w // f, *a.shape[2:]), dtype=np.float32)
+    for i in range(f):
+        for j in range(f):
+            out += a[i:h:f, j:w:f]
+    out *= np.float32(1 / (f * f))
+    return out
 
 
 def _area_resize(a: np.ndarray, size: int) -> np.ndarray:
@@ -131,73 +130,148 @@ def _area_resize(a: np.ndarray, size: int) -> np.ndarray:
     cols = np.linspace(0, a.shape[1], size + 1).astype(int)[:-1]
     summed = np.add.reduceat(np.add.reduceat(a, rows, axis=0), cols, axis=1)
     counts = np.outer(np.diff(np.append(rows, a.shape[0])), np.diff(np.append(cols, a.shape[1])))
-    return summed / np.maximum(counts, 1)
+    out: np.ndarray = summed / np.maximum(counts, 1)
+    return out
 
 
-def perceptual_hash(gray: np.ndarray) -> int:
-    """64-bit DCT perceptual hash (pHash): signs of the 8 × 8 lowest DCT frequencies of a 32 × 32 thumbnail vs their median."""
-    if min(gray.shape) < 32:
-        reps = (math.ceil(32 / gray.shape[0]), math.ceil(32 / gray.shape[1]))
-        gray = np.kron(gray, np.ones(reps, dtype=gray.dtype))
-    thumb = _area_resize(gray.astype(np.float64), 32)
-    coeffs = fft.dctn(thumb, type=2, norm="ortho")[:8, :8].ravel()
-    bits = coeffs > np.median(coeffs[1:])
-    return int.from_bytes(np.packbits(bits).tobytes(), "big")
+def perceptual_hash(gray: np.ndarray) -> bytes:
+    """256-bit DCT perceptual hash: signs of the 16 × 16 lowest DCT frequencies of a 64 × 64 thumbnail vs their median.
 
-
-def _fov(red: np.ndarray) -> tuple[np.ndarray | None, float, float, tuple[float, float, float]]:
-    """Field-of-view mask of a fundus photograph from its red channel (0–1).
-
-    Returns the mask (or None), its share of the image, its overlap (IoU) with the disc fitted
-    to it (clipped to the image), and the disc (row, column, radius).
+    The classic 64-bit pHash (8 × 8 of 32 × 32) cannot tell fundus photographs of different
+    patients apart (their low frequencies are all "orange disc on black"); 256 bits can, while a
+    re-encoded or resized copy stays within a few bits.
     """
-    top = float(np.percentile(red[:: max(1, red.shape[0] // 64), :: max(1, red.shape[1] // 64)], 99))
-    if top < 0.08:
-        return None, 0.0, 0.0, (0.0, 0.0, 0.0)
-    mask = red > max(0.04, 0.15 * top)
-    mask = ndimage.binary_opening(mask, iterations=2)
+    from scipy import fft  # imported on use: keeps ``import medsyn.quality`` light
+
+    if min(gray.shape) < _HASH_THUMB:
+        reps = (math.ceil(_HASH_THUMB / gray.shape[0]), math.ceil(_HASH_THUMB / gray.shape[1]))
+        gray = np.kron(gray, np.ones(reps, dtype=gray.dtype))
+    thumb = _area_resize(gray, _HASH_THUMB).astype(np.float64)
+    coeffs = fft.dctn(thumb, type=2, norm="ortho")[:_HASH_LOW, :_HASH_LOW].ravel()
+    bits = coeffs > np.median(coeffs[1:])
+    bits[0] = False  # the DC term says only "bright or dark", not structure
+    return np.packbits(bits).tobytes()
+
+
+def _fov(red: np.ndarray) -> tuple[float, float, tuple[float, float, float]]:
+    """Field of view of a fundus photograph from its red channel (0–1), on a small thumbnail.
+
+    Threshold the red channel (the surround of a fundus photograph is black in every channel,
+    the retina is bright in red), open away speckle, keep the largest component and fill its
+    holes. Returns the mask's share of the image, its overlap (IoU) with the disc fitted to it
+    (clipped to the image, since cameras crop the top and bottom of the circle), and that disc
+    as (row, column, radius) in thumbnail pixels.
+    """
+    from scipy import ndimage
+
+    none = (0.0, 0.0, (0.0, 0.0, 0.0))
+    floor, top = (float(v) for v in np.percentile(red, [2, 99]))
+    if top - floor < 0.08:
+        return none
+    # 15 % of the way from the surround's level to the retina's: a lifted (washed-out) surround still separates
+    mask = ndimage.binary_opening(red > max(0.04, floor + 0.15 * (top - floor)), iterations=1)
     labels, n = ndimage.label(mask)
     if n == 0:
-        return None, 0.0, 0.0, (0.0, 0.0, 0.0)
+        return none
     if n > 1:
         sizes = np.bincount(labels.ravel())
         sizes[0] = 0
         mask = labels == int(sizes.argmax())
     mask = ndimage.binary_fill_holes(mask)
     fraction = float(mask.mean())
+    disc = _fit_disc(mask)
+    if disc is None:
+        return fraction, 0.0, (0.0, 0.0, 0.0)
+    cy, cx, radius = disc
+    fitted = _disc(mask.shape, cy, cx, radius)
+    union = np.count_nonzero(fitted | mask)
+    iou = float(np.count_nonzero(fitted & mask)) / union if union else 0.0
+    return fraction, iou, disc
+
+
+def _fit_disc(mask: np.ndarray) -> tuple[float, float, float] | None:
+    """Least-squares (Kåsa) circle through the mask's outer rim, robust to clipping and dark bites.
+
+    Cameras crop the top and bottom of the circle and a square crop clips all four sides, so
+    the widest row underestimates the radius; rim points on the image border are ignored and
+    the curved parts of the rim fix the circle. A dark part of the retina (a shadow) leaves a
+    bite *inside* the circle: after a first fit, points well inside it are dropped and the
+    circle is fitted again.
+    """
+    h, w = mask.shape
     rows = np.flatnonzero(mask.any(axis=1))
-    widths = mask.sum(axis=1)
-    cy, cx = ndimage.center_of_mass(mask)
-    radius = float(widths.max()) / 2
-    heights = mask.sum(axis=0)
-    radius = max(radius, float(heights.max()) / 2)
-    if radius < 4 or len(rows) == 0:
-        return None, fraction, 0.0, (0.0, 0.0, 0.0)
-    yy = (np.arange(mask.shape[0], dtype=np.float32) - np.float32(cy)) ** 2
-    xx = (np.arange(mask.shape[1], dtype=np.float32) - np.float32(cx)) ** 2
-    disc = (yy[:, None] + xx[None, :]) <= np.float32(radius**2)
-    union = np.count_nonzero(disc | mask)
-    iou = float(np.count_nonzero(disc & mask)) / union if union else 0.0
-    return mask, fraction, iou, (float(cy), float(cx), radius)
+    cols = np.flatnonzero(mask.any(axis=0))
+    if len(rows) < 4 or len(cols) < 4:
+        return None
+    first_x = mask[rows].argmax(axis=1)
+    last_x = w - 1 - mask[rows, ::-1].argmax(axis=1)
+    first_y = mask[:, cols].argmax(axis=0)
+    last_y = h - 1 - mask[::-1, cols].argmax(axis=0)
+    x = np.concatenate([first_x, last_x, cols, cols]).astype(np.float64)
+    y = np.concatenate([rows, rows, first_y, last_y]).astype(np.float64)
+    keep = (x > 0) & (x < w - 1) & (y > 0) & (y < h - 1)
+    x, y = x[keep], y[keep]
+    disc: tuple[float, float, float] | None = None
+    for _ in range(3):
+        if len(x) < 12:
+            return disc
+        design = np.column_stack([x, y, np.ones_like(x)])
+        (a, b, c), *_ = np.linalg.lstsq(design, -(x * x + y * y), rcond=None)
+        cx, cy = -a / 2, -b / 2
+        r2 = cx * cx + cy * cy - c
+        if not np.isfinite(r2) or r2 < 16:
+            return disc
+        radius = float(np.sqrt(r2))
+        disc = (float(cy), float(cx), radius)
+        inside = np.hypot(x - cx, y - cy) < 0.95 * radius
+        if not inside.any():
+            break
+        x, y = x[~inside], y[~inside]
+    return disc
+
+
+def _disc(shape: tuple[int, ...], cy: float, cx: float, radius: float) -> np.ndarray:
+    yy = (np.arange(shape[0], dtype=np.float32) - np.float32(cy)) ** 2
+    xx = (np.arange(shape[1], dtype=np.float32) - np.float32(cx)) ** 2
+    return np.asarray((yy[:, None] + xx[None, :]) <= np.float32(radius * radius))
 
 
 def _laplacian(g: np.ndarray) -> np.ndarray:
-    return g[1:-1, :-2] + g[1:-1, 2:] + g[:-2, 1:-1] + g[2:, 1:-1] - 4 * g[1:-1, 1:-1]
+    """4-neighbour Laplacian on the interior, with in-place sums (fewer large temporaries)."""
+    out: np.ndarray = g[1:-1, :-2] + g[1:-1, 2:]
+    out += g[:-2, 1:-1]
+    out += g[2:, 1:-1]
+    centre = g[1:-1, 1:-1]
+    for _ in range(4):  # four in-place passes instead of a 4 × centre temporary
+        out -= centre
+    return out
 
 
 def _sobel_energy(g: np.ndarray) -> np.ndarray:
-    """Squared Sobel gradient magnitude on the interior (separable kernels written as slices)."""
-    dx = g[:, 2:] - g[:, :-2]
-    gx = dx[:-2] + 2 * dx[1:-1] + dx[2:]
-    dy = g[2:, :] - g[:-2, :]
-    gy = dy[:, :-2] + 2 * dy[:, 1:-1] + dy[:, 2:]
-    return gx * gx + gy * gy
+    """Squared Sobel gradient magnitude on the interior (separable kernels written as in-place slices)."""
+    dx = np.subtract(g[:, 2:], g[:, :-2])
+    gx: np.ndarray = dx[:-2] + dx[2:]
+    gx += dx[1:-1]
+    gx += dx[1:-1]
+    dy = np.subtract(g[2:, :], g[:-2, :])
+    gy = dy[:, :-2] + dy[:, 2:]
+    gy += dy[:, 1:-1]
+    gy += dy[:, 1:-1]
+    np.multiply(gx, gx, out=gx)
+    np.multiply(gy, gy, out=gy)
+    gx += gy
+    return gx
 
 
 def _immerkaer(g: np.ndarray, region: np.ndarray | None) -> float:
     """Immerkær's fast noise σ: mean |I ∗ M| with M the 3 × 3 difference-of-Laplacians kernel (separable)."""
-    d = g[:, :-2] - 2 * g[:, 1:-1] + g[:, 2:]
-    r = np.abs(d[:-2] - 2 * d[1:-1] + d[2:])
+    d = g[:, :-2] + g[:, 2:]
+    d -= g[:, 1:-1]
+    d -= g[:, 1:-1]
+    r = d[:-2] + d[2:]
+    r -= d[1:-1]
+    r -= d[1:-1]
+    np.abs(r, out=r)
     if region is not None:
         r = r[region[1:-1, 1:-1]]
     if r.size == 0:
@@ -238,67 +312,96 @@ def extract_features(image: np.ndarray, key: str, config: FeatureConfig = DEFAUL
         return ImageFeatures(key, error=f"not numeric pixels (dtype {arr.dtype})")
     height, width = int(arr.shape[0]), int(arr.shape[1])
     channels = 1 if arr.ndim == 2 else int(arr.shape[2])
-    h = hashlib.blake2b(digest_size=16)
+    h = hashlib.sha256()
     h.update(f"{arr.shape}{arr.dtype}".encode())
     h.update(np.ascontiguousarray(arr).data)
-    content_hash = h.hexdigest()
+    content_hash = h.hexdigest()[:32]
 
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        finite = arr[np.isfinite(arr)]
+        if finite.size == 0:
+            return ImageFeatures(key, error="no finite pixel values (all NaN or infinite)")
+        arr = np.nan_to_num(arr, nan=float(finite.min()), posinf=float(finite.max()), neginf=float(finite.min()))
     factor = max(1, math.ceil(max(height, width) / config.max_side))
-    eight_bit = arr.dtype == np.uint8
-    rgb: np.ndarray | None = None
+    # planar float32 channels on the 0–255 scale: per-plane 2-D arithmetic is several times
+    # faster than reductions over a trailing channel axis
     if channels >= 3:
-        small = _block_mean(arr[..., :3], factor)
-        rgb, native = (small.astype(np.float32) * np.float32(1 / 255), True) if eight_bit else _to_unit(small)
-        gray = rgb @ _LUMA
+        # one transposing cast is far cheaper than three strided channel copies
+        planar = arr[..., :3].transpose(2, 0, 1).astype(np.float32)
+        planes = [_block_mean(planar[c], factor) for c in range(3)]
     else:
-        small = _block_mean(arr if arr.ndim == 2 else arr[..., 0], factor)
-        gray, native = (small.astype(np.float32) * np.float32(1 / 255), True) if eight_bit else _to_unit(small)
-    gray = np.ascontiguousarray(gray, dtype=np.float32)
+        planes = [_plane(arr if arr.ndim == 2 else arr[..., 0], factor)]
+    native = arr.dtype == np.uint8 or arr.dtype == np.bool_
+    if not native:
+        lo_v = min(float(p.min()) for p in planes)
+        hi_v = max(float(p.max()) for p in planes)
+        scale = np.float32(255 / (hi_v - lo_v)) if hi_v > lo_v else np.float32(0)
+        planes = [(p - np.float32(lo_v)) * scale for p in planes]
+    elif arr.dtype == np.bool_:
+        planes = [p * np.float32(255) for p in planes]
+    colour = len(planes) == 3
+    if colour:
+        red, green, blue = planes
+        # one scratch plane reused for every colour temporary: fresh megabyte-sized temporaries
+        # cost page faults that, on 512 × 512 images, outweigh the arithmetic itself
+        scratch = np.empty_like(red)
+        gray = np.multiply(red, np.float32(_LUMA[0]))
+        gray += np.multiply(green, np.float32(_LUMA[1]), out=scratch)
+        gray += np.multiply(blue, np.float32(_LUMA[2]), out=scratch)
+    else:
+        gray = planes[0]
+    thumb_k = max(1, math.ceil(max(gray.shape) / _FOV_SIDE))
 
     region: np.ndarray | None = None
+    region_thumb: np.ndarray | None = None
     fov_fraction = fov_circ = illumination = math.nan
     fov_ok = False
-    if rgb is not None:
-        mask, fov_fraction, fov_circ, (cy, cx, radius) = _fov(rgb[..., 0])
-        fov_ok = mask is not None and 0.2 <= fov_fraction <= 0.97 and fov_circ >= 0.85
-        if fov_ok and mask is not None:
-            yy = (np.arange(gray.shape[0], dtype=np.float32) - np.float32(cy)) ** 2
-            xx = (np.arange(gray.shape[1], dtype=np.float32) - np.float32(cx)) ** 2
-            region = mask & ((yy[:, None] + xx[None, :]) <= np.float32((0.9 * radius) ** 2))
-            if region.sum() < 64:
+    if colour:
+        fov_fraction, fov_circ, (cy, cx, radius) = _fov(_block_mean(planes[0], thumb_k) * np.float32(1 / 255))
+        fov_ok = bool(0.2 <= fov_fraction <= 0.995 and fov_circ >= 0.85)
+        if fov_ok:
+            # inside 90 % of the fitted disc: the rim's dark-to-bright edge stays out of every measure
+            region = _disc(gray.shape, (cy + 0.5) * thumb_k - 0.5, (cx + 0.5) * thumb_k - 0.5, 0.9 * radius * thumb_k)
+            region_thumb = _disc((gray.shape[0] // thumb_k, gray.shape[1] // thumb_k), cy, cx, 0.9 * radius)
+            if np.count_nonzero(region) < 64:
                 region = None
-    if region is not None:
-        values = gray[region]
-    else:
-        values = gray.ravel()
-    brightness = float(values.mean(dtype=np.float64))
-    rms = float(values.std(dtype=np.float64))
-    lo, hi = np.percentile(values[:: max(1, values.size // 65536)], [1, 99])
+    values = gray[region] if region is not None else gray.ravel()
+    brightness = float(values.mean()) / 255
+    rms = float(values.std()) / 255
+    lo, hi = np.percentile(values[:: max(1, values.size // 16384)], [1, 99])
     michelson = float((hi - lo) / (hi + lo)) if hi + lo > 0 else 0.0
-    under = float(np.count_nonzero(values < config.dark_level)) / values.size
-    over = float(np.count_nonzero(values > config.bright_level)) / values.size
+    under = float(np.count_nonzero(values < config.dark_level * 255)) / values.size
+    if colour:
+        # a colour pixel is clipped when any channel saturates (the red of a fundus goes first)
+        peak = np.maximum(np.maximum(planes[0], planes[1], out=scratch), planes[2], out=scratch)
+        peak_values = peak[region] if region is not None else peak.ravel()
+        over = float(np.count_nonzero(peak_values > config.bright_level * 255)) / peak_values.size
+    else:
+        over = float(np.count_nonzero(values > config.bright_level * 255)) / values.size
 
-    g255 = gray * np.float32(255)
     inner = None if region is None else region[1:-1, 1:-1]
-    lap = _laplacian(g255)
-    ten = _sobel_energy(g255)
+    lap = _laplacian(gray)
+    ten = _sobel_energy(gray)
     if inner is not None:
         lap, ten = lap[inner], ten[inner]
     laplacian_var = float(lap.var(dtype=np.float64)) if lap.size else math.nan
     tenengrad = float(ten.mean(dtype=np.float64)) if ten.size else math.nan
-    noise = _immerkaer(g255, region)
+    noise = _immerkaer(gray, region)
 
     colourfulness = math.nan
-    if rgb is not None:
-        px = rgb[region] if region is not None else rgb.reshape(-1, 3)
-        px = px * np.float32(255)
-        rg = px[:, 0] - px[:, 1]
-        yb = 0.5 * (px[:, 0] + px[:, 1]) - px[:, 2]
+    if colour:
+        # the colour planes are this function's own copies and no longer needed: reuse them
+        yb = np.add(planes[0], planes[1], out=scratch)
+        yb *= np.float32(0.5)
+        yb -= planes[2]
+        rg = np.subtract(planes[0], planes[1], out=planes[0])
+        if region is not None:
+            rg, yb = rg[region], yb[region]
         colourfulness = float(
             math.hypot(float(rg.std()), float(yb.std())) + 0.3 * math.hypot(float(rg.mean()), float(yb.mean()))
         )
-        if fov_ok and region is not None:
-            illumination = _illumination(gray, region)
+        if region_thumb is not None and region is not None:
+            illumination = _illumination(_block_mean(gray, thumb_k), region_thumb)
     return ImageFeatures(
         key=key,
         height=height,
@@ -327,19 +430,23 @@ def extract_features(image: np.ndarray, key: str, config: FeatureConfig = DEFAUL
     )
 
 
-def _illumination(gray: np.ndarray, region: np.ndarray) -> float:
+def _illumination(gray_thumb: np.ndarray, region: np.ndarray) -> float:
     """Uniformity of the background illumination inside the field of view: p10 / p90 of a heavy blur.
 
-    The blur is normalised by the blurred mask, so the dark surround does not darken the rim.
+    Works on the FOV thumbnail; the blur is normalised by the blurred mask, so the dark
+    surround does not darken the rim.
     """
-    f = max(1, max(gray.shape) // 64)
-    g = _block_mean(gray * region, f)
-    m = _block_mean(region.astype(np.float32), f)
-    sigma = max(g.shape) / 12
+    from scipy import ndimage
+
+    h, w = min(gray_thumb.shape[0], region.shape[0]), min(gray_thumb.shape[1], region.shape[1])
+    k = max(1, max(h, w) // 48)  # the background varies slowly: a ~48-px grid is plenty, and cheap to blur
+    m = _block_mean(region[:h, :w].astype(np.float32), k)
+    g = _block_mean(gray_thumb[:h, :w] * region[:h, :w], k)
+    sigma = max(m.shape) / 12
     num = ndimage.gaussian_filter(g, sigma, mode="constant")
     den = ndimage.gaussian_filter(m, sigma, mode="constant")
     inside = m > 0.99
-    if inside.sum() < 8:
+    if np.count_nonzero(inside) < 8:
         return math.nan
     background = num[inside] / np.maximum(den[inside], 1e-6)
     p10, p90 = np.percentile(background, [10, 90])
@@ -370,7 +477,9 @@ def _one(dataset: ImageDataset, i: int, key: str, config: FeatureConfig) -> Imag
     return extract_features(image, key, config)
 
 
-_CACHE: weakref.WeakKeyDictionary[ImageDataset, dict[FeatureConfig, tuple[ImageFeatures, ...]]] = weakref.WeakKeyDictionary()
+_CACHE: weakref.WeakKeyDictionary[ImageDataset, dict[FeatureConfig, tuple[ImageFeatures, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
 _LOCK = threading.Lock()
 
 
@@ -396,8 +505,14 @@ def features_for(dataset: ImageDataset, config: FeatureConfig = DEFAULT_CONFIG) 
     keys = image_keys(dataset)
     indices: Sequence[int] = range(len(dataset))
     if config.workers > 1 and len(dataset) > 1:
-        with ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="medsyn-image") as pool:
+        pool = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="medsyn-image")
+        try:
             result = tuple(pool.map(lambda i: _one(dataset, i, keys[i], config), indices))
+        except BaseException:
+            # Ctrl-C (or a bug) must not wait for every remaining image: drop the queued ones
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     else:
         result = tuple(_one(dataset, i, keys[i], config) for i in indices)
     with _LOCK:
