@@ -38,13 +38,42 @@ __all__ = ["ANNOTATION_EXTENSIONS", "WfdbReader", "parse_header_comments"]
 
 #: Annotation files looked for beside a record, in this order (reference first, then detectors).
 ANNOTATION_EXTENSIONS: tuple[str, ...] = (
-    "atr", "ecg", "qrs", "ann", "ari", "pu", "pu0", "pu1", "sqrs", "gqrsh", "gqrsl", "wqrs", "jqrs",
-    "st", "stc", "apn", "arousal", "alarm", "trigger", "event",
+    "atr",
+    "ecg",
+    "qrs",
+    "ann",
+    "ari",
+    "pu",
+    "pu0",
+    "pu1",
+    "sqrs",
+    "gqrsh",
+    "gqrsl",
+    "wqrs",
+    "jqrs",
+    "st",
+    "stc",
+    "apn",
+    "arousal",
+    "alarm",
+    "trigger",
+    "event",
 )
 # Bytes per sample of each WFDB storage format (FLAC formats 508/516/524 are compressed: no size check).
 _BYTES_PER_SAMPLE: dict[str, float] = {
-    "8": 1, "16": 2, "24": 3, "32": 4, "61": 2, "80": 1, "160": 2, "212": 1.5, "310": 4 / 3, "311": 4 / 3,
-    "508": 0, "516": 0, "524": 0,
+    "8": 1,
+    "16": 2,
+    "24": 3,
+    "32": 4,
+    "61": 2,
+    "80": 1,
+    "160": 2,
+    "212": 1.5,
+    "310": 4 / 3,
+    "311": 4 / 3,
+    "508": 0,
+    "516": 0,
+    "524": 0,
 }
 _SIGNAL_FORMAT = re.compile(r"^(?P<fmt>\d+)(?:x(?P<spf>\d+))?(?::(?P<skew>\d+))?(?:\+(?P<offset>\d+))?$")
 _GAIN = re.compile(r"^(?P<gain>[-+]?[\d.]+(?:[eE][-+]?\d+)?)(?:\((?P<baseline>[-+]?\d+)\))?(?:/(?P<unit>\S+))?$")
@@ -83,8 +112,13 @@ def _parse_header(path: Path) -> tuple[_Header | None, list[Problem]]:
     lines = [(i + 1, ln.strip()) for i, ln in enumerate(text.splitlines())]
     body = [(n, ln) for n, ln in lines if ln and not ln.startswith("#")]
     if not body:
-        return None, [Problem(where, "holds no record line (the header is empty or only comments)",
-                              "a first line 'NAME N_SIGNALS FS N_SAMPLES'")]
+        return None, [
+            Problem(
+                where,
+                "holds no record line (the header is empty or only comments)",
+                "a first line 'NAME N_SIGNALS FS N_SAMPLES'",
+            )
+        ]
     n, record_line = body[0]
     parts = record_line.split()
     problems: list[Problem] = []
@@ -97,7 +131,9 @@ def _parse_header(path: Path) -> tuple[_Header | None, list[Problem]]:
     if len(parts) > 2:
         m = _FS.match(parts[2])
         if m is None or float(m.group("fs")) <= 0:
-            problems.append(Problem(f"{where}: line {n}, sampling frequency", repr(parts[2]), "a positive number of Hz"))
+            problems.append(
+                Problem(f"{where}: line {n}, sampling frequency", repr(parts[2]), "a positive number of Hz")
+            )
         else:
             fs = float(m.group("fs"))
     n_samples: int | None = None
@@ -113,12 +149,24 @@ def _parse_header(path: Path) -> tuple[_Header | None, list[Problem]]:
             return None, [*problems, Problem(f"{where}: line {n}, number of segments", repr(nseg), "a whole number")]
         header.segments = [ln.split()[0] for _, ln in rest if ln.split() and ln.split()[0] != "~"]
         if len(rest) < int(nseg):
-            problems.append(Problem(f"{where}: segment lines", f"{len(rest)} listed", f"{nseg} as the record line says",
-                                    "The header looks truncated."))
+            problems.append(
+                Problem(
+                    f"{where}: segment lines",
+                    f"{len(rest)} listed",
+                    f"{nseg} as the record line says",
+                    "The header looks truncated.",
+                )
+            )
         return header, problems
     if len(rest) < n_signals:
-        problems.append(Problem(f"{where}: signal lines", f"{len(rest)} listed", f"{n_signals} as the record line says",
-                                "The header looks truncated."))
+        problems.append(
+            Problem(
+                f"{where}: signal lines",
+                f"{len(rest)} listed",
+                f"{n_signals} as the record line says",
+                "The header looks truncated.",
+            )
+        )
     for n, line in rest[:n_signals]:
         fields = line.split()
         if len(fields) < 2:
@@ -126,8 +174,13 @@ def _parse_header(path: Path) -> tuple[_Header | None, list[Problem]]:
             continue
         m = _SIGNAL_FORMAT.match(fields[1])
         if m is None or m.group("fmt") not in _BYTES_PER_SAMPLE:
-            problems.append(Problem(f"{where}: line {n}, signal format", repr(fields[1]),
-                                    f"one of the WFDB formats {sorted(_BYTES_PER_SAMPLE, key=int)}"))
+            problems.append(
+                Problem(
+                    f"{where}: line {n}, signal format",
+                    repr(fields[1]),
+                    f"one of the WFDB formats {sorted(_BYTES_PER_SAMPLE, key=int)}",
+                )
+            )
             continue
         if len(fields) > 2 and _GAIN.match(fields[2]) is None:
             problems.append(Problem(f"{where}: line {n}, gain", repr(fields[2]), "e.g. '200' or '1000.0(0)/mV'"))
@@ -136,8 +189,11 @@ def _parse_header(path: Path) -> tuple[_Header | None, list[Problem]]:
                 problems.append(Problem(f"{where}: line {n}, {label}", repr(fields[pos]), "a whole number"))
         header.signals.append(
             _SignalSpec(
-                file=fields[0], fmt=m.group("fmt"), samples_per_frame=int(m.group("spf") or 1),
-                offset=int(m.group("offset") or 0), name=" ".join(fields[8:]) if len(fields) > 8 else f"ch{len(header.signals)}",
+                file=fields[0],
+                fmt=m.group("fmt"),
+                samples_per_frame=int(m.group("spf") or 1),
+                offset=int(m.group("offset") or 0),
+                name=" ".join(fields[8:]) if len(fields) > 8 else f"ch{len(header.signals)}",
             )
         )
     return header, problems
@@ -155,8 +211,14 @@ def _check_signal_files(header: _Header, folder: Path, hea: Path) -> tuple[list[
             continue
         path = folder / fname
         if not path.is_file():
-            problems.append(Problem(str(path), "does not exist", f"the signal file named in {hea.name}",
-                                    "Copy the signal file beside the header."))
+            problems.append(
+                Problem(
+                    str(path),
+                    "does not exist",
+                    f"the signal file named in {hea.name}",
+                    "Copy the signal file beside the header.",
+                )
+            )
             continue
         found.append(path)
         bytes_per = [_BYTES_PER_SAMPLE[s.fmt] for s in specs]
@@ -243,7 +305,9 @@ def parse_header_comments(comments: Sequence[str]) -> dict[str, object]:
     return out
 
 
-def _annotations(base: Path, fs: float, channels: tuple[str, ...], wfdb: Any) -> tuple[pd.DataFrame, list[Path], list[str]]:
+def _annotations(
+    base: Path, fs: float, channels: tuple[str, ...], wfdb: Any
+) -> tuple[pd.DataFrame, list[Path], list[str]]:
     """Every annotation file beside ``base`` in one table (``annotator`` = the file extension)."""
     frames: list[pd.DataFrame] = []
     used: list[Path] = []
@@ -254,7 +318,7 @@ def _annotations(base: Path, fs: float, channels: tuple[str, ...], wfdb: Any) ->
             continue
         try:
             ann = wfdb.rdann(str(base), ext)
-        except Exception as exc:  # noqa: BLE001 - wfdb raises many types on a bad file; report, keep the signal
+        except Exception as exc:  # wfdb raises many types on a bad file: report it, keep the signal
             warnings.append(f"{path.name}: annotation file not readable ({type(exc).__name__}); left out")
             continue
         used.append(path)
@@ -382,9 +446,9 @@ class WfdbReader(Reader):
             return None, {}, [], [], [Problem(str(hea), "declares 0 samples (an empty record)", "at least one sample")]
         try:
             rec = wfdb.rdrecord(str(base), physical=True, m2s=True, smooth_frames=True)
-        except Exception as exc:  # noqa: BLE001 - wfdb raises bare IndexError/KeyError/ValueError; name the file instead
-            return None, {}, [], [], [Problem(str(hea), f"cannot be read as a WFDB record ({type(exc).__name__}: {exc})",
-                                              "a header and signal files in a WFDB format")]
+        except Exception as exc:  # wfdb raises bare IndexError/KeyError/ValueError: name the file instead
+            found = f"cannot be read as a WFDB record ({type(exc).__name__}: {exc})"
+            return None, {}, [], [], [Problem(str(hea), found, "a header and signal files in a WFDB format")]
         signal = rec.p_signal if rec.p_signal is not None else np.empty((0, 0))
         data = np.ascontiguousarray(np.asarray(signal, dtype=np.float32).T)
         channels = tuple(str(c) for c in (rec.sig_name or []))
@@ -395,8 +459,10 @@ class WfdbReader(Reader):
         notes: list[str] = []
         for spec in header.signals:
             if spec.samples_per_frame > 1:
-                notes.append(f"{header.name}: channel '{spec.name}' has {spec.samples_per_frame} samples per frame; "
-                             f"averaged to the frame rate {fs:g} Hz")
+                notes.append(
+                    f"{header.name}: channel '{spec.name}' has {spec.samples_per_frame} samples per frame; "
+                    f"averaged to the frame rate {fs:g} Hz"
+                )
         for i, ch in enumerate(channels):
             if np.isnan(data[i]).all():
                 notes.append(f"{header.name}: channel '{ch}' holds no valid samples (all missing)")
@@ -405,7 +471,8 @@ class WfdbReader(Reader):
             notes.extend(ann_notes)
         else:
             ann, ann_files = pd.DataFrame(columns=["onset", "duration", "label", "channel", "annotator"]), []
-        record = SignalRecord(name=header.name or base.name, data=data, sampling_rate=fs, channels=channels,
-                              units=units, annotations=ann)
+        record = SignalRecord(
+            name=header.name or base.name, data=data, sampling_rate=fs, channels=channels, units=units, annotations=ann
+        )
         attrs: dict[str, object] = {"record": record.name, **parse_header_comments(rec.comments or [])}
         return record, attrs, [hea, *signal_files, *ann_files], notes, []

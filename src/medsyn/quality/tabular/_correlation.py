@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 
 from medsyn.data.dataset import Dataset, Modality
 from medsyn.metric import METRICS, Direction, ItemResult, Metric, MetricKind, MetricResult, Status, Threshold
@@ -26,6 +27,11 @@ from medsyn.quality.tabular._common import (
 __all__ = ["Collinearity"]
 
 _MAX_LEVELS = 50
+_BLAS_FROM_COLUMNS = 200
+#: VIF needs an eigen-decomposition of the p × p correlation matrix (O(p³)); above this it is left out.
+_MAX_VIF_COLUMNS = 1000
+#: Cramér's V is computed for at most this many text columns (pairs grow quadratically).
+_MAX_CATEGORICAL_COLUMNS = 200
 
 
 def _corr(z: np.ndarray) -> np.ndarray:
@@ -35,8 +41,10 @@ def _corr(z: np.ndarray) -> np.ndarray:
     sd = np.sqrt((z**2).sum(axis=0))
     sd[sd == 0] = np.inf
     z = z / sd
-    # einsum, not BLAS: a p × p product of a bounded sample is cheap, and threaded BLAS stalls on busy machines
-    c: np.ndarray = np.clip(np.einsum("ij,ik->jk", z, z), -1.0, 1.0)
+    # einsum, not BLAS, for the usual few dozen columns (threaded BLAS stalls on busy machines);
+    # BLAS once the p × p product is large (a 10,000-column table).
+    product = z.T @ z if z.shape[1] > _BLAS_FROM_COLUMNS else np.einsum("ij,ik->jk", z, z)
+    c: np.ndarray = np.clip(product, -1.0, 1.0)
     np.fill_diagonal(c, 1.0)
     return c
 
@@ -56,7 +64,9 @@ def _vif(r: np.ndarray) -> np.ndarray:
 
 
 def _ranks(x: np.ndarray) -> np.ndarray:
-    return np.column_stack([pd.Series(x[:, j]).rank(method="average").to_numpy() for j in range(x.shape[1])])
+    """Average ranks per column; NaN stays NaN (and then contributes nothing to the correlation)."""
+    ranks: np.ndarray = rankdata(x, axis=0, method="average", nan_policy="omit")
+    return ranks
 
 
 def _cramers_v(a: np.ndarray, b: np.ndarray, ka: int, kb: int) -> float:
@@ -138,8 +148,10 @@ class Collinearity(Metric):
             pearson, spearman = _corr(x), _corr(_ranks(x))
             both = np.maximum(np.abs(pearson), np.abs(spearman))
             iu = np.triu_indices(len(num), k=1)
-            strongest = float(both[iu].max())
-            for i, j in zip(*iu, strict=True):
+            upper = both[iu]
+            strongest = float(upper.max())
+            hits = np.flatnonzero(upper >= self.pair_limit)
+            for i, j in zip(iu[0][hits], iu[1][hits], strict=True):
                 r = float(both[i, j])
                 if r >= self.pair_limit:
                     items.append(ItemResult(
@@ -148,8 +160,8 @@ class Collinearity(Metric):
                         f"Spearman {spearman[i, j]:+.3f}); one may be redundant",
                         {"pearson": float(pearson[i, j]), "spearman": float(spearman[i, j])},
                     ))
-            vif = _vif(pearson)
-            vif_max = float(vif.max())
+            vif = _vif(pearson) if len(num) <= _MAX_VIF_COLUMNS else np.full(len(num), np.nan)
+            vif_max = float(np.nanmax(vif)) if np.isfinite(vif).any() or np.isinf(vif).any() else float("nan")
             for c, v in zip(num, vif, strict=True):
                 if v > self.vif_limit:
                     shown = "∞" if np.isinf(v) else f"{v:.0f}"
@@ -171,6 +183,8 @@ class Collinearity(Metric):
                    else len(pos), "pair_limit": self.pair_limit, "vif_limit": self.vif_limit}
         if pos is not None:
             reason += f" (estimated on a seeded sample of {len(pos):,} rows)"
+        if len(num) > _MAX_VIF_COLUMNS:
+            reason += f"; VIF left out for {len(num):,} numeric features (computed up to {_MAX_VIF_COLUMNS:,})"
         return self.result(strongest, reason, status=status, items=items, details=details)
 
     def _categorical(
@@ -187,7 +201,7 @@ class Collinearity(Metric):
             else:
                 codes, uniques = pd.factorize(frame[c].iloc[pos])
                 k = len(uniques)
-            if 2 <= k <= _MAX_LEVELS:
+            if 2 <= k <= _MAX_LEVELS and len(cats) < _MAX_CATEGORICAL_COLUMNS:
                 cats.append((c, codes.astype(np.int64), k))
         best = 0.0
         for a in range(len(cats)):
