@@ -88,8 +88,14 @@ class Threshold:
             return Status.PASS if value <= self.warn else Status.WARN if value <= self.fail else Status.FAIL
         return Status.PASS if value >= self.warn else Status.WARN if value >= self.fail else Status.FAIL
 
+    def to_dict(self) -> dict[str, Detail]:
+        """JSON-safe form; an infinite limit (never fails) becomes ``null``."""
+        return {"warn": _clean(self.warn), "fail": _clean(self.fail)}
+
     def describe(self, direction: Direction) -> str:
         op = "≤" if direction is Direction.MINIMIZE else "≥"
+        if math.isinf(self.fail):
+            return f"pass {op} {self.warn:g}, else warn"
         return f"pass {op} {self.warn:g}, warn {op} {self.fail:g}"
 
 
@@ -162,13 +168,11 @@ class MetricResult:
             "direction": self.direction.value,
             "status": self.status.value,
             "reason": self.reason,
-            "threshold": None if self.threshold is None else {"warn": self.threshold.warn, "fail": self.threshold.fail},
+            "threshold": None if self.threshold is None else self.threshold.to_dict(),
             "ci": None if self.ci is None else [_clean(self.ci[0]), _clean(self.ci[1])],
             "details": {k: _clean(v) for k, v in self.details.items()},
             "items": [i.to_dict() for i in self.items],
-            "item_threshold": None
-            if self.item_threshold is None
-            else {"warn": self.item_threshold.warn, "fail": self.item_threshold.fail},
+            "item_threshold": None if self.item_threshold is None else self.item_threshold.to_dict(),
         }
 
 
