@@ -10,6 +10,7 @@ PACKAGES = [
     "medsyn",
     "medsyn.data",
     "medsyn.data.io",
+    "medsyn.data.channels",
     "medsyn.quality",
     "medsyn.quality.tabular",
     "medsyn.quality.signal",

@@ -96,20 +96,6 @@ def frame_mb(frame: Any) -> float:
     return float(frame.memory_usage(deep=True).sum()) / 1e6
 
 
-def per_metric_timer() -> tuple[dict[str, float], Any]:
-    """A ``progress`` callback for ``audit`` that records how long each metric took."""
-    seconds: dict[str, float] = {}
-    state: dict[str, Any] = {"name": None, "t": 0.0}
-
-    def progress(name: str, done: int, total: int) -> None:
-        now = time.perf_counter()
-        if state["name"] is not None:
-            seconds[state["name"]] = now - state["t"]
-        state["name"], state["t"] = (None if name == "done" and done == total else name), now
-
-    return seconds, progress
-
-
 def emit(result: dict[str, Any]) -> None:
     sys.stdout.write(MARKER + json.dumps(result, default=str) + "\n")
     sys.stdout.flush()

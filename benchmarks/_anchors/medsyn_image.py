@@ -30,10 +30,9 @@ def _load(folder: str) -> ImageDataset:
 
 
 def _audit(ds: ImageDataset) -> dict[str, Any]:
-    seconds, progress = _common.per_metric_timer()
-    res = medsyn.quality.audit(ds, progress=progress)
+    res = medsyn.quality.audit(ds)
     return {
-        "per_metric_s": seconds,
+        "per_metric_s": dict(res.timings),  # checks run two at a time: each one's own wall time
         "checks": len(res.results),
         "metrics": [r.metric for r in res.results],
         "status": res.status.value,

@@ -19,10 +19,9 @@ except Exception as exc:
 
 
 def _audit(ds: Any) -> dict[str, Any]:
-    seconds, progress = _common.per_metric_timer()
-    res = medsyn.quality.audit(ds, progress=progress)
+    res = medsyn.quality.audit(ds)
     return {
-        "per_metric_s": seconds,
+        "per_metric_s": dict(res.timings),  # checks run two at a time: each one's own wall time
         "checks": len(res.results),
         "metrics": [r.metric for r in res.results],
         "status": res.status.value,

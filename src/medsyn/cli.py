@@ -274,7 +274,7 @@ def demo(
     ),
 ) -> None:
     """Run the main job on real data shipped with lifelines (the ACTG 175 HIV trial table)."""
-    from medsyn.data.io import require
+    from medsyn._deps import require
 
     require("lifelines", "demo", "the demo's real data (ACTG 175, shipped with lifelines)")
     source = resources.files("lifelines.datasets").joinpath("ACTG175.csv")

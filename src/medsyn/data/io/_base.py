@@ -7,15 +7,14 @@ other package opens data files.
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from pathlib import Path
-from types import ModuleType
 from typing import ClassVar
 
+from medsyn._deps import require
 from medsyn._registry import Registry
 from medsyn.data.dataset import Dataset, Modality
-from medsyn.errors import DataFormatError, MissingDependencyError, Problem
+from medsyn.errors import DataFormatError, Problem
 
 __all__ = ["READERS", "Reader", "require"]
 
@@ -52,14 +51,6 @@ def _check_reader(name: str, cls: type[Reader]) -> None:
 
 
 READERS: Registry[type[Reader]] = Registry("reader", entry_point_group="medsyn.readers", check=_check_reader)
-
-
-def require(module: str, extra: str, purpose: str) -> ModuleType:
-    """Import an optional dependency or raise an error naming the extra that installs it."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise MissingDependencyError(module, extra, purpose) from None
 
 
 def claiming_reader(path: Path) -> type[Reader]:

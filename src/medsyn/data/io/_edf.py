@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from medsyn.data.channels import dominant_kind
 from medsyn.data.dataset import Modality, Provenance, SignalDataset, SignalRecord, file_digest
 from medsyn.data.io._base import READERS, Reader, require
-from medsyn.data.io._channels import dominant_kind
 from medsyn.errors import DataFormatError, Problem
 
 __all__ = ["EdfReader"]

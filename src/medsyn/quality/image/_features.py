@@ -481,6 +481,9 @@ _CACHE: weakref.WeakKeyDictionary[ImageDataset, dict[FeatureConfig, tuple[ImageF
     weakref.WeakKeyDictionary()
 )
 _LOCK = threading.Lock()
+#: Held while features are computed, so a check running beside another (the audit runs two at a
+#: time) waits for the first computation and then reads the cache instead of decoding again.
+_COMPUTING = threading.Lock()
 
 
 def features_for(dataset: ImageDataset, config: FeatureConfig = DEFAULT_CONFIG) -> tuple[ImageFeatures, ...]:
@@ -502,6 +505,15 @@ def features_for(dataset: ImageDataset, config: FeatureConfig = DEFAULT_CONFIG) 
         cached = _CACHE.get(dataset, {}).get(config)
     if cached is not None:
         return cached
+    with _COMPUTING:
+        with _LOCK:
+            cached = _CACHE.get(dataset, {}).get(config)
+        if cached is not None:
+            return cached
+        return _compute_all(dataset, config)
+
+
+def _compute_all(dataset: ImageDataset, config: FeatureConfig) -> tuple[ImageFeatures, ...]:
     keys = image_keys(dataset)
     indices: Sequence[int] = range(len(dataset))
     if config.workers > 1 and len(dataset) > 1:

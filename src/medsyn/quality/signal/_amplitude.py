@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from medsyn.data.io._channels import unit_scale
+from medsyn.data.channels import unit_scale
 from medsyn.metric import METRICS, Status, Threshold
 from medsyn.quality.signal._base import ChannelView, Finding, PerChannelCheck
 

@@ -19,8 +19,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from medsyn.data.channels import channel_kind
 from medsyn.data.dataset import Dataset, Modality, SignalDataset, SignalRecord
-from medsyn.data.io._channels import channel_kind
 from medsyn.metric import Detail, Direction, ItemResult, Metric, MetricKind, MetricResult, Status, Threshold
 
 __all__ = [

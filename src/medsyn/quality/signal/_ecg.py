@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from medsyn.data.io._base import require
+from medsyn._deps import require
 from medsyn.metric import METRICS, Detail, Direction, Status, Threshold
 from medsyn.quality.signal._base import ChannelView, Finding, PerChannelCheck, fill_gaps
 from medsyn.quality.signal._snr import detect_r_peaks

@@ -13,9 +13,11 @@ immutable in spirit, and single cells edited in place after an audit are not sup
 
 from __future__ import annotations
 
+import threading
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -23,6 +25,8 @@ import pandas as pd
 from medsyn.data.dataset import Dataset, TabularDataset
 from medsyn.data.schema import Field, FieldType, Role, Schema
 from medsyn.metric import Status
+
+T = TypeVar("T")
 
 __all__ = [
     "AGE_BANDS",
@@ -34,6 +38,7 @@ __all__ = [
     "group_codes",
     "is_age_field",
     "is_text",
+    "memo",
     "missing_mask",
     "numeric_fields",
     "protected_groups",
@@ -171,7 +176,7 @@ def _label(value: object) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Codes:
-    """A column as integer codes into its distinct values (``-1`` = missing), in order of appearance."""
+    """A column as integer codes into its distinct values (``-1`` = missing); every value is held by a row."""
 
     codes: np.ndarray
     uniques: np.ndarray
@@ -182,7 +187,7 @@ class Codes:
 
 
 #: id(frame) → (weak reference to the frame, column → (fingerprint, codes)); dropped with the frame.
-_CODES: dict[int, tuple[weakref.ref[pd.DataFrame], dict[str, tuple[tuple[object, ...], Codes]]]] = {}
+_CODES: dict[int, tuple[weakref.ref[pd.DataFrame], dict[object, tuple[tuple[object, ...], object]]]] = {}
 _FINGERPRINT_ROWS = 257
 
 
@@ -192,20 +197,24 @@ def _fingerprint(s: pd.Series) -> tuple[object, ...]:
     Never materialises the column (a categorical's codes are looked at, not its strings).
     """
     values = s.array
-    buffer = values.codes if isinstance(values, pd.Categorical) else s.to_numpy(copy=False)
-    base = getattr(buffer, "base", None)
     step = max(1, len(s) // _FINGERPRINT_ROWS)
+    if isinstance(values, pd.Categorical):
+        codes = values.codes
+        base = codes.base if codes.base is not None else codes
+        return (len(s), str(s.dtype), id(base), codes[::step].tobytes())
+    buffer = s.to_numpy(copy=False)
+    base = getattr(buffer, "base", None)
     probe = pd.util.hash_pandas_object(s.iloc[::step], index=False).to_numpy()
     return (len(s), str(s.dtype), id(base) if base is not None else id(buffer), probe.tobytes())
 
 
-def _frame_cache(frame: pd.DataFrame) -> dict[str, tuple[tuple[object, ...], Codes]]:
+def _frame_cache(frame: pd.DataFrame) -> dict[object, tuple[tuple[object, ...], object]]:
     entry = _CODES.get(id(frame))
     if entry is not None and entry[0]() is frame:
         return entry[1]
     fid = id(frame)
-    store: dict[str, tuple[tuple[object, ...], Codes]] = {}
-    _CODES[fid] = (weakref.ref(frame, lambda _ref: _CODES.pop(fid, None)), store)
+    store: dict[object, tuple[tuple[object, ...], object]] = {}
+    _CODES[fid] = (weakref.ref(frame, lambda _ref: _forget(fid)), store)
     return store
 
 
@@ -214,16 +223,26 @@ def factorized(frame: pd.DataFrame, column: str) -> Codes:
     s = frame[column]
     key = _fingerprint(s)
     per_frame = _frame_cache(frame)
-    hit = per_frame.get(column)
-    if hit is not None and hit[0] == key:
-        return hit[1]
+    with _slot_lock(frame, column):
+        hit = per_frame.get(column)
+        if hit is not None and hit[0] == key and isinstance(hit[1], Codes):
+            return hit[1]
+        return _factorize(s, per_frame, column, key)
+
+
+def _factorize(s: pd.Series, per_frame: dict[object, tuple[tuple[object, ...], object]], column: str,
+               key: tuple[object, ...]) -> Codes:
     if isinstance(s.dtype, pd.CategoricalDtype):
-        # Already codes: renumber in order of appearance only through the categories actually used.
+        # Already codes: keep them, dropping only categories that no row holds.
         raw = s.array.codes  # type: ignore[union-attr]
-        used = np.flatnonzero(np.bincount(raw[raw >= 0], minlength=len(s.cat.categories)))
-        remap = np.full(len(s.cat.categories), -1, dtype=np.int32)
-        remap[used] = np.arange(len(used), dtype=np.int32)
-        small = np.where(raw >= 0, remap[np.maximum(raw, 0)], -1).astype(np.int32)
+        n_cat = len(s.cat.categories)
+        used = np.flatnonzero(np.bincount(raw[raw >= 0], minlength=n_cat))
+        if len(used) == n_cat:  # the usual case: the codes are already what we need
+            small = raw.astype(np.int32)
+        else:  # drop categories no row holds (e.g. after selecting rows)
+            remap = np.full(n_cat, -1, dtype=np.int32)
+            remap[used] = np.arange(len(used), dtype=np.int32)
+            small = np.where(raw >= 0, remap[np.maximum(raw, 0)], -1).astype(np.int32)
         out = Codes(small, np.asarray(s.cat.categories[used], dtype=object))
     else:
         codes, uniques = pd.factorize(s)
@@ -231,6 +250,43 @@ def factorized(frame: pd.DataFrame, column: str) -> Codes:
         out = Codes(small, np.asarray(uniques, dtype=object))
     per_frame[column] = (key, out)
     return out
+
+
+def memo(frame: pd.DataFrame, name: str, columns: Sequence[str], compute: Callable[[], T]) -> T:
+    """``compute()`` once per frame and set of columns, shared between the checks of one audit.
+
+    Used for work several checks need (a row hash over the same columns); the result is
+    recomputed when any of the columns changes (same fingerprint rule as :func:`factorized`).
+    Checks run on two threads: a second caller waits for the first computation, then reuses it.
+    """
+    key = tuple(_fingerprint(frame[c]) for c in columns)
+    per_frame = _frame_cache(frame)
+    slot = (name, tuple(columns))
+    with _slot_lock(frame, slot):
+        hit = per_frame.get(slot)
+        if hit is not None and hit[0] == key:
+            return cast(T, hit[1])
+        value = compute()
+        per_frame[slot] = (key, value)
+        return value
+
+
+_LOCKS_GUARD = threading.Lock()
+_SLOT_LOCKS: dict[tuple[int, object], threading.Lock] = {}
+
+
+def _slot_lock(frame: pd.DataFrame, slot: object) -> threading.Lock:
+    """One lock per (frame, cached item), dropped with the frame's cache."""
+    with _LOCKS_GUARD:
+        return _SLOT_LOCKS.setdefault((id(frame), slot), threading.Lock())
+
+
+def _forget(fid: int) -> None:
+    """A frame was garbage-collected: drop its cached codes and locks."""
+    _CODES.pop(fid, None)
+    with _LOCKS_GUARD:
+        for key in [k for k in _SLOT_LOCKS if k[0] == fid]:
+            del _SLOT_LOCKS[key]
 
 
 def is_text(s: pd.Series) -> bool:

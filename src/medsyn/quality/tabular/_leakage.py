@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from sklearn import config_context
 from sklearn.metrics import r2_score
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
@@ -107,8 +108,10 @@ class TargetLeakage(Metric):
         encoded = {f.name: _encode(sample[f.name]) for f in features}
         items: list[ItemResult] = []
         best = 0.0
-        for t in target_fields(schema):
-            found = self._target(sample[t.name], t, features, encoded)
+        # Inputs are validated here once; sklearn's per-fit checks would cost more than the small trees.
+        with config_context(assume_finite=True, skip_parameter_validation=True):
+            per_target = [self._target(sample[t.name], t, features, encoded) for t in target_fields(schema)]
+        for found in per_target:
             if found:
                 best = max(best, max(i.value for i in found))
                 items.extend(found)

@@ -139,11 +139,11 @@ class MissingnessByGroup(Metric):
         )
 
     def _pair(self, col: str, miss: np.ndarray, g: GroupCodes) -> ItemResult | None:
-        # Shift codes by one so rows with no group fall into bin 0 and need no boolean indexing.
-        shifted = g.codes + 1
+        # One integer bincount over (group + 1) * 2 + missing: rows with no group fall into bins 0-1.
         size = len(g.labels) + 1
-        n_group = np.bincount(shifted, minlength=size)[1:].astype(float)
-        n_miss = np.bincount(shifted, weights=miss, minlength=size)[1:]
+        both = np.bincount(g.codes * 2 + (2 + miss.astype(np.int64)), minlength=2 * size).reshape(size, 2)[1:]
+        n_group = both.sum(axis=1).astype(float)
+        n_miss = both[:, 1].astype(float)
         present = n_group > 0
         n_group, n_miss = n_group[present], n_miss[present]
         labels = [lab for lab, p in zip(g.labels, present, strict=True) if p]

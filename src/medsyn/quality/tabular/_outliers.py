@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+from sklearn import config_context
 from sklearn.ensemble import IsolationForest
 
 from medsyn.data.dataset import Dataset, Modality
@@ -230,8 +231,9 @@ class MultivariateOutliers(Metric):
         rng = np.random.default_rng(self.seed)
         fit_rows = rng.choice(len(z), size=min(self.fit_size, len(z)), replace=False)
         forest = IsolationForest(n_estimators=100, max_samples=min(256, len(fit_rows)), random_state=self.seed)
-        forest.fit(z[fit_rows])
-        score = -forest.score_samples(z)
+        with config_context(assume_finite=True, skip_parameter_validation=True):
+            forest.fit(z[fit_rows])
+            score = -forest.score_samples(z)
         unusual = score > self.score_limit
         share = float(unusual.mean())
         top = np.argsort(-score, kind="stable")[:10]
