@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Sequence
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -22,6 +23,10 @@ from rich.table import Table
 
 from medsyn import __version__
 from medsyn.errors import MedsynError
+
+if TYPE_CHECKING:
+    from medsyn.data import Dataset, Schema
+    from medsyn.metric import MetricResult
 
 __all__ = ["app", "main"]
 
@@ -83,7 +88,7 @@ def _root(
 
 def _read(
     path: Path, schema: Path | None, fmt: str | None, delimiter: str | None, encoding: str | None, decimal: str | None
-):  # type: ignore[no-untyped-def]
+) -> Dataset:
     from medsyn.data import read
 
     options = {
@@ -93,7 +98,7 @@ def _read(
         return read(path, format=fmt, schema=schema, **options)
 
 
-def _schema_table(schema) -> Table:  # type: ignore[no-untyped-def]
+def _schema_table(schema: Schema) -> Table:
     table = Table(title="Data dictionary", show_lines=False, header_style="bold")
     for col in ("column", "type", "role", "unit", "range / categories"):
         table.add_column(col, overflow="fold")
@@ -220,7 +225,7 @@ def audit(
         raise typer.Exit(EXIT_FINDINGS)
 
 
-def _print_results(results) -> None:  # type: ignore[no-untyped-def]
+def _print_results(results: Sequence[MetricResult]) -> None:
     table = Table(header_style="bold")
     table.add_column("check")
     table.add_column("verdict")

@@ -17,7 +17,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -238,18 +238,29 @@ def _factorize(s: pd.Series, per_frame: dict[object, tuple[tuple[object, ...], o
         n_cat = len(s.cat.categories)
         used = np.flatnonzero(np.bincount(raw[raw >= 0], minlength=n_cat))
         if len(used) == n_cat:  # the usual case: the codes are already what we need
-            small = raw.astype(np.int32)
+            small = raw.astype(_code_dtype(n_cat))
         else:  # drop categories no row holds (e.g. after selecting rows)
-            remap = np.full(n_cat, -1, dtype=np.int32)
-            remap[used] = np.arange(len(used), dtype=np.int32)
-            small = np.where(raw >= 0, remap[np.maximum(raw, 0)], -1).astype(np.int32)
+            remap = np.full(n_cat, -1, dtype=np.int64)
+            remap[used] = np.arange(len(used))
+            small = np.where(raw >= 0, remap[np.maximum(raw, 0)], -1).astype(_code_dtype(len(used)))
         out = Codes(small, np.asarray(s.cat.categories[used], dtype=object))
     else:
         codes, uniques = pd.factorize(s)
-        small = codes.astype(np.int32) if len(uniques) < 2**31 - 1 else codes
-        out = Codes(small, np.asarray(uniques, dtype=object))
+        out = Codes(codes.astype(_code_dtype(len(uniques))), np.asarray(uniques, dtype=object))
     per_frame[column] = (key, out)
     return out
+
+
+def _code_dtype(n_values: int) -> type[np.signedinteger[Any]]:
+    """The narrowest signed integer type that holds codes ``-1..n_values-1`` (they are kept per audit).
+
+    Never narrower than int16, so that ``codes + 1`` and similar small arithmetic cannot overflow.
+    """
+    if n_values < np.iinfo(np.int16).max:
+        return np.int16
+    if n_values < np.iinfo(np.int32).max:
+        return np.int32
+    return np.int64
 
 
 def memo(frame: pd.DataFrame, name: str, columns: Sequence[str], compute: Callable[[], T]) -> T:

@@ -64,42 +64,52 @@ def _small_codes(frame: pd.DataFrame, column: str) -> tuple[np.ndarray, int] | N
     return shared.codes, len(shared.uniques) + 1
 
 
-def _fold(acc: np.ndarray, keys: list[tuple[np.ndarray, int]]) -> np.ndarray:
+class _Packer:
     """Hash many low-cardinality code columns at once: pack them mixed-radix into few uint64 words.
 
-    Packing is exact (no collision) while the product of the radices stays below 2⁶³, so a table
-    with twenty categorical columns costs a handful of hashing passes instead of twenty.
+    Packing is exact (no collision) while the product of the radices stays below 2⁶³, so twenty
+    categorical columns cost a handful of hashing passes instead of twenty. Columns are added
+    one at a time and folded into the row hash as each word fills, so only one word is held.
     """
-    word: np.ndarray | None = None
-    capacity = 1
-    for codes, radix in keys:
-        if word is not None and capacity * radix >= 1 << 63:
-            acc = _combine(acc, word.view(np.uint64))
-            word, capacity = None, 1
-        if word is None:
-            word = codes.astype(np.int64) + 1
+
+    def __init__(self, acc: np.ndarray) -> None:
+        self.acc = acc
+        self.word: np.ndarray | None = None
+        self.capacity = 1
+
+    def add(self, codes: np.ndarray, radix: int) -> None:
+        """Add a column of codes in ``-1..radix-2`` (-1 = missing)."""
+        if self.word is not None and self.capacity * radix >= 1 << 63:
+            self._flush()
+        if self.word is None:
+            self.word = codes.astype(np.int64) + 1
         else:
-            word *= radix
-            word += codes
-            word += 1
-        capacity *= radix
-    if word is not None:
-        acc = _combine(acc, word.view(np.uint64))
-    return acc
+            self.word *= radix
+            self.word += codes
+            self.word += 1
+        self.capacity *= radix
+
+    def _flush(self) -> None:
+        if self.word is not None:
+            self.acc = _combine(self.acc, self.word.view(np.uint64))
+        self.word, self.capacity = None, 1
+
+    def finish(self) -> np.ndarray:
+        self._flush()
+        return self.acc
 
 
 def row_hashes(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     """One uint64 per row; rows equal over ``columns`` get equal hashes (collisions ~ n²/2⁶⁴)."""
-    acc = np.full(len(frame), np.uint64(0xCBF29CE484222325), dtype=np.uint64)
-    packed: list[tuple[np.ndarray, int]] = []
+    packer = _Packer(np.full(len(frame), np.uint64(0xCBF29CE484222325), dtype=np.uint64))
     with np.errstate(over="ignore"):
         for col in columns:
             small = _small_codes(frame, col)
             if small is not None:
-                packed.append(small)
+                packer.add(*small)
             else:
-                acc = _combine(acc, column_keys(frame, col))
-        return _mix(_fold(acc, packed))
+                packer.acc = _combine(packer.acc, column_keys(frame, col))
+        return _mix(packer.finish())
 
 
 def _normalised_hash(frame: pd.DataFrame, f: Field, resolution: float) -> np.ndarray | tuple[np.ndarray, int]:
@@ -107,7 +117,7 @@ def _normalised_hash(frame: pd.DataFrame, f: Field, resolution: float) -> np.nda
 
     Whole-number columns (codes, counts, ages in years) are compared exactly: rounding them
     would merge neighbouring codes. Text gives ``(codes, radix)`` with missing as -1, for
-    mixed-radix packing (:func:`_fold`).
+    mixed-radix packing (:class:`_Packer`).
     """
     s = frame[f.name]
     if f.type is FieldType.NUMERIC and pd.api.types.is_float_dtype(s):
@@ -259,16 +269,15 @@ class NearDuplicateRows(Metric):
         if not columns:
             return self.skipped("every column is an identifier; there is nothing else to compare")
         _, exact = _exact(frame, columns)
-        near_h = np.full(len(frame), np.uint64(0xCBF29CE484222325), dtype=np.uint64)
-        packed: list[tuple[np.ndarray, int]] = []
+        packer = _Packer(np.full(len(frame), np.uint64(0xCBF29CE484222325), dtype=np.uint64))
         with np.errstate(over="ignore"):
             for col in columns:
                 key = _normalised_hash(frame, schema[col], self.resolution)
                 if isinstance(key, tuple):
-                    packed.append(key)
+                    packer.add(*key)
                 else:
-                    near_h = _combine(near_h, key)
-            near_h = _mix(_fold(near_h, packed))
+                    packer.acc = _combine(packer.acc, key)
+            near_h = _mix(packer.finish())
         near = pd.Series(near_h).duplicated(keep="first").to_numpy() & ~exact
         n_near = int(near.sum())
         share = n_near / len(frame)
