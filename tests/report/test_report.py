@@ -122,3 +122,35 @@ def test_metrics_of_another_modality_are_refused() -> None:
         pytest.skip("no signal metric registered")
     with pytest.raises(ValueError, match="do not apply to tabular data"):
         audit(ds, metrics=signal_metrics[:1])
+
+
+def test_shares_read_as_percentages_with_matching_thresholds() -> None:
+    from medsyn.report._report import _num, _threshold_text
+
+    assert _num(0.175, "share of channels") == "17.5% of channels"
+    assert _num(85.56, "rows per column") == "85.56 rows per column"
+    share = MetricResult(
+        "x",
+        MetricKind.QUALITY,
+        Modality.SIGNAL,
+        0.1,
+        0.0,
+        Direction.MINIMIZE,
+        Status.WARN,
+        "",
+        unit="share of channels",
+        threshold=Threshold(0.0, 0.1),
+    )
+    assert _threshold_text(share) == "pass ≤ 0%, warn ≤ 10%"
+    never_fails = MetricResult(
+        "x",
+        MetricKind.QUALITY,
+        Modality.TABULAR,
+        2.0,
+        0.0,
+        Direction.MINIMIZE,
+        Status.WARN,
+        "",
+        threshold=Threshold(0.0, math.inf),
+    )
+    assert _threshold_text(never_fails) == "pass ≤ 0, else warn"

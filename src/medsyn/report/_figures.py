@@ -41,7 +41,7 @@ def _to_png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def _items_chart(result: MetricResult, items: list[ItemResult], title: str) -> Figure:
+def _items_chart(result: MetricResult, items: list[ItemResult], title: str, xlabel: str) -> Figure:
     shown = sorted(items, key=lambda i: (-i.status.severity, -abs(i.value)))[:_MAX_BARS]
     shown.reverse()
     fig, ax = plt.subplots(figsize=(7.5, 0.28 * len(shown) + 1.2))
@@ -50,20 +50,26 @@ def _items_chart(result: MetricResult, items: list[ItemResult], title: str) -> F
         ax.axvline(result.item_threshold.warn, color=STATUS_COLOURS[Status.WARN], ls="--", lw=1, label="warn")
         ax.axvline(result.item_threshold.fail, color=STATUS_COLOURS[Status.FAIL], ls="--", lw=1, label="fail")
     ax.set_title(title, fontsize=10)
-    ax.set_xlabel(result.unit or "value")
+    ax.set_xlabel(xlabel)
     ax.tick_params(axis="y", labelsize=8)
     fig.tight_layout()
     return fig
 
 
 def _generic(result: MetricResult) -> Figure | None:
-    items = [i for i in result.items if i.value == i.value and i.value != 0]  # drop NaN and zeros
+    """Per-item values of one scope (the one with most findings), coloured by verdict."""
+    by_scope: dict[str, list[ItemResult]] = {}
+    for item in result.items:
+        if item.value == item.value and item.value != 0:  # drop NaN and zeros
+            by_scope.setdefault(item.scope, []).append(item)
+    if not by_scope:
+        return None
+    scope = max(by_scope, key=lambda sc: (sum(i.status.severity > 0 for i in by_scope[sc]), len(by_scope[sc])))
+    items = by_scope[scope]
     if len(items) < 2 and not any(i.status.severity for i in items):
         return None
-    scopes = sorted({i.scope for i in items})
-    label = ", ".join(scopes)
     extra = f" (top {_MAX_BARS} of {len(items)})" if len(items) > _MAX_BARS else ""
-    return _items_chart(result, items, f"{result.title or result.metric} per {label}{extra}")
+    return _items_chart(result, items, f"{result.title or result.metric} per {scope}{extra}", f"value per {scope}")
 
 
 @FIGURES.register("representativeness")

@@ -46,6 +46,8 @@ _VERDICTS = {
 def _num(value: float | int | None, unit: str = "") -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
+    if unit.startswith("share of "):  # "0.175 share of channels" reads as "17.5% of channels"
+        return f"{100 * float(value):.3g}% {unit[len('share '):]}"
     text = f"{value:.4g}" if isinstance(value, float) else str(value)
     return f"{text} {unit}".strip()
 
@@ -159,7 +161,7 @@ class Report:
             "value_text": _num(r.value, r.unit),
             "ideal": _num(r.ideal),
             "direction_text": "lower is better" if r.direction.value == "minimize" else "higher is better",
-            "threshold_text": "" if r.threshold is None else r.threshold.describe(r.direction),
+            "threshold_text": _threshold_text(r),
             "ci_text": "" if r.ci is None else f"[{_num(r.ci[0])}, {_num(r.ci[1])}]",
             "figure": base64.b64encode(png).decode() if png else None,
             "flagged": [
@@ -191,6 +193,18 @@ class Report:
                 }
             )
         return rows
+
+
+def _threshold_text(r: MetricResult) -> str:
+    """The threshold in the same units as the value ("pass ≤ 0%, warn ≤ 10%" for shares)."""
+    if r.threshold is None:
+        return ""
+    t = r.threshold
+    if not r.unit.startswith("share of "):
+        return t.describe(r.direction)
+    op = "≤" if r.direction.value == "minimize" else "≥"
+    text = f"pass {op} {100 * t.warn:g}%"
+    return text + (", else warn" if math.isinf(t.fail) else f", warn {op} {100 * t.fail:g}%")
 
 
 def _subject_value(value: object) -> str:

@@ -241,7 +241,9 @@ class ChannelCheck(Metric):
             reason = f"none of {len(analysed)} channels has {self.problem}"
         if cropped and self.max_seconds is not None:
             reason += f"; first {self.max_seconds:g} s of each record analysed"
-        return self.result(share, reason, status=status, items=items, details=details)
+        return self.result(
+            share, reason, status=status, items=items, details=details, item_threshold=self.item_threshold
+        )
 
 
 class PerChannelCheck(ChannelCheck):
