@@ -146,7 +146,7 @@ def arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
             encoded = pc.dictionary_encode(col).combine_chunks()
             if len(encoded.dictionary) <= max(1, _DICTIONARY_MAX_RATIO * n):
                 table = table.set_column(i, table.field(i).name, encoded)
-    frame = table.to_pandas(split_blocks=True, self_destruct=True)
+    frame: pd.DataFrame = table.to_pandas(split_blocks=True, self_destruct=True)
     del table
     pa.default_memory_pool().release_unused()  # hand Arrow's freed buffers back to the system
     return frame

@@ -200,8 +200,8 @@ def _fingerprint(s: pd.Series) -> tuple[object, ...]:
     step = max(1, len(s) // _FINGERPRINT_ROWS)
     if isinstance(values, pd.Categorical):
         codes = values.codes
-        base = codes.base if codes.base is not None else codes
-        return (len(s), str(s.dtype), id(base), codes[::step].tobytes())
+        owner = codes.base if codes.base is not None else codes
+        return (len(s), str(s.dtype), id(owner), codes[::step].tobytes())
     buffer = s.to_numpy(copy=False)
     base = getattr(buffer, "base", None)
     probe = pd.util.hash_pandas_object(s.iloc[::step], index=False).to_numpy()
