@@ -40,3 +40,38 @@ def test_exclude_leaves_checks_out() -> None:
     ds = read(shared("heart_disease_cleveland/heart_cleveland.csv"))
     res = audit(ds, exclude=["target_leakage", "multivariate_outliers"])
     assert {"target_leakage", "multivariate_outliers"}.isdisjoint(r.metric for r in res.results)
+
+
+def test_signal_audit_also_checks_the_record_attributes() -> None:
+    ds = read(shared("ecg_cinc2021_georgia_ptbxl"))
+    res = audit(ds, exclude=["signal_ecg_quality", "signal_snr", "signal_eeg_bad_channels"])
+    rep = res["representativeness"]
+    assert rep.title.startswith("Record attributes:")
+    groups = {i.key: i.details["n"] for i in rep.items if i.scope == "group"}
+    assert groups["sex=F"] + groups["sex=M"] == 30, "the real headers hold 19 women and 11 men"
+    assert groups["sex=F"] == 19
+    assert res["missingness"].status.value == "pass"
+
+
+def test_image_audit_reports_grade_imbalance_of_the_labels() -> None:
+    ds = read(shared("fundus_dr_maculopathy_rahim"))
+    res = audit(
+        ds.select(range(0, 480, 4)),
+        metrics=None,
+        exclude=[
+            "brightness",
+            "contrast",
+            "exposure",
+            "sharpness",
+            "image_noise",
+            "colourfulness",
+            "image_duplicates",
+            "image_near_duplicates",
+            "fundus_fov",
+            "fundus_illumination",
+            "fundus_gradability",
+        ],
+    )
+    imbalance = res["class_imbalance"]
+    assert imbalance.title.startswith("Record attributes:")
+    assert "No DR" in imbalance.reason

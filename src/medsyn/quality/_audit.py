@@ -16,14 +16,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from medsyn.data.dataset import Dataset
+from medsyn.data.dataset import Dataset, Modality, TabularDataset
 from medsyn.data.schema import Schema
 from medsyn.errors import InputError, MedsynError
 from medsyn.metric import Metric, MetricKind, MetricResult, Status, get_metric, metrics_for
 
-__all__ = ["AuditResult", "audit"]
+__all__ = ["ATTRIBUTE_CHECKS", "AuditResult", "audit"]
 
 #: ``progress(metric_name, done, total)`` is called as each metric finishes and once at the end ("done").
 ProgressCallback = Callable[[str, int, int], None]
@@ -70,15 +70,34 @@ class AuditResult:
         }
 
 
-def _resolve(dataset: Dataset, metrics: Sequence[str | Metric] | None, exclude: Sequence[str]) -> list[Metric]:
+#: Table checks that also run on the per-record attribute table of signals and images (age, sex,
+#: labels): representativeness and balance mean the same for ECGs and fundus photographs as for rows.
+ATTRIBUTE_CHECKS: tuple[str, ...] = ("class_imbalance", "missingness", "representativeness")
+
+
+def _attribute_table(dataset: Dataset) -> TabularDataset:
+    """The per-record attributes of a signal or image dataset as a table, with their schema."""
+    names = [n for n in dataset.schema.names if n in dataset.attributes.columns]
+    return TabularDataset(dataset.attributes[names], dataset.schema.select(names), dataset.provenance)
+
+
+def _resolve(
+    dataset: Dataset, metrics: Sequence[str | Metric] | None, exclude: Sequence[str]
+) -> list[tuple[Metric, Dataset]]:
+    """The checks to run, each with the dataset it runs on (the data, or its attribute table)."""
     if metrics is None:
-        chosen: list[Metric] = [cls() for cls in metrics_for(dataset.modality, MetricKind.QUALITY)]
+        chosen: list[tuple[Metric, Dataset]] = [
+            (cls(), dataset) for cls in metrics_for(dataset.modality, MetricKind.QUALITY)
+        ]
+        if dataset.modality is not Modality.TABULAR and len(dataset.attributes.columns) > 1:
+            records = _attribute_table(dataset)
+            chosen += [(get_metric(name)(), records) for name in ATTRIBUTE_CHECKS]
     else:
-        chosen = [get_metric(m)() if isinstance(m, str) else m for m in metrics]
-    wrong = [m.name for m in chosen if m.modality is not dataset.modality]
-    if wrong:
-        raise InputError(f"metrics {wrong} do not apply to {dataset.modality.value} data", location="metrics")
-    return [m for m in chosen if m.name not in set(exclude)]
+        chosen = [(get_metric(m)() if isinstance(m, str) else m, dataset) for m in metrics]
+        wrong = [m.name for m, _ in chosen if m.modality is not dataset.modality]
+        if wrong:
+            raise InputError(f"metrics {wrong} do not apply to {dataset.modality.value} data", location="metrics")
+    return [(m, d) for m, d in chosen if m.name not in set(exclude)]
 
 
 def _run_one(metric: Metric, dataset: Dataset) -> tuple[MetricResult, str | None, float]:
@@ -104,6 +123,9 @@ def audit(
 ) -> AuditResult:
     """Audit the quality of ``dataset`` with every registered quality metric of its modality.
 
+    Signals and images are also checked on their per-record attributes (age, sex, labels) with
+    :data:`ATTRIBUTE_CHECKS`, so a report shows whether women or a DR grade are represented.
+
     Parameters
     ----------
     dataset
@@ -127,17 +149,18 @@ def audit(
     0.3333333333333333
     """
     chosen = _resolve(dataset, metrics, exclude)
+    names = [m.name for m, _ in chosen]
     n_workers = max(1, workers if workers is not None else min(2, os.cpu_count() or 1))
     started = time.perf_counter()
     outcomes: dict[int, tuple[MetricResult, str | None, float]] = {}
     with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="medsyn-audit") as pool:
-        futures = {pool.submit(_run_one, metric, dataset): i for i, metric in enumerate(chosen)}
+        futures = {pool.submit(_run_one, metric, data): i for i, (metric, data) in enumerate(chosen)}
         try:
             for done, future in enumerate(as_completed(futures), start=1):
                 i = futures[future]
                 outcomes[i] = future.result()
                 if progress is not None:
-                    progress(chosen[i].name, done, len(chosen))
+                    progress(names[i], done, len(chosen))
         except BaseException:  # Ctrl-C: drop the queued checks instead of running them all first
             for future in futures:
                 future.cancel()
@@ -145,12 +168,16 @@ def audit(
     if progress is not None:
         progress("done", len(chosen), len(chosen))
     ordered = [outcomes[i] for i in range(len(chosen))]
+    results = [
+        r if data is dataset else replace(r, title=f"Record attributes: {r.title}")
+        for (r, _, _), (_, data) in zip(ordered, chosen, strict=True)
+    ]
     return AuditResult(
         dataset=dataset.summary(),
         schema=dataset.schema,
-        results=tuple(r for r, _, _ in ordered),
+        results=tuple(results),
         warnings=dataset.provenance.warnings,
         seconds=time.perf_counter() - started,
-        errors=tuple(f"{m.name}: {e}" for m, (_, e, _) in zip(chosen, ordered, strict=True) if e is not None),
-        timings={m.name: t for m, (_, _, t) in zip(chosen, ordered, strict=True)},
+        errors=tuple(f"{n}: {e}" for n, (_, e, _) in zip(names, ordered, strict=True) if e is not None),
+        timings={n: t for n, (_, _, t) in zip(names, ordered, strict=True)},
     )
