@@ -91,6 +91,8 @@ class ImageMetric(Metric):
 
     Parameters
     ----------
+    limits
+        Per-image limits on the check's feature (default: the class's ``default_limits``).
     threshold
         Limits on the share of flagged images (default: more than 5 % warns, more than 20 % fails).
     config
@@ -106,9 +108,18 @@ class ImageMetric(Metric):
     default_threshold: ClassVar[Threshold | None] = Threshold(warn=0.05, fail=0.20)
     #: what a flagged image is, in plain words ("unsharp", "badly exposed")
     flagged_as: ClassVar[str] = "flagged"
+    #: per-image limits of checks that judge one feature per image (none: nothing is flagged)
+    default_limits: ClassVar[Limits] = Limits()
 
-    def __init__(self, *, threshold: Threshold | None = None, config: FeatureConfig | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        limits: Limits | None = None,
+        threshold: Threshold | None = None,
+        config: FeatureConfig | None = None,
+    ) -> None:
         super().__init__(threshold=threshold)
+        self.limits = limits if limits is not None else self.default_limits
         self.config = config if config is not None else DEFAULT_CONFIG
 
     def applies_to(self, data: Dataset) -> str | None:

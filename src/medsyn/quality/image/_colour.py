@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from medsyn.data.dataset import Dataset
-from medsyn.metric import METRICS, ItemResult, MetricResult, Status, Threshold
+from medsyn.metric import METRICS, ItemResult, MetricResult, Status
 from medsyn.quality.image._base import ImageMetric, Limits, analysis_size
-from medsyn.quality.image._features import FeatureConfig
 
 __all__ = ["Colourfulness"]
 
@@ -28,15 +27,7 @@ class Colourfulness(ImageMetric):
     title = "Colourfulness (Hasler–Süsstrunk)"
     flagged_as = "are nearly grey"
 
-    def __init__(
-        self,
-        *,
-        limits: Limits | None = None,
-        threshold: Threshold | None = None,
-        config: FeatureConfig | None = None,
-    ) -> None:
-        super().__init__(threshold=threshold, config=config)
-        self.limits = limits or Limits(low_warn=8.0, low_fail=3.0)
+    default_limits = Limits(low_warn=8.0, low_fail=3.0)
 
     def applies_to(self, data: Dataset) -> str | None:
         empty = super().applies_to(data)

@@ -36,6 +36,8 @@ class Brightness(ImageMetric):
     title = "Brightness"
     flagged_as = "are too dark or too bright"
 
+    default_limits = Limits(low_fail=0.06, low_warn=0.12, high_warn=0.80, high_fail=0.90)
+
     def __init__(
         self,
         *,
@@ -44,8 +46,7 @@ class Brightness(ImageMetric):
         threshold: Threshold | None = None,
         config: FeatureConfig | None = None,
     ) -> None:
-        super().__init__(threshold=threshold, config=config)
-        self.limits = limits or Limits(low_fail=0.06, low_warn=0.12, high_warn=0.80, high_fail=0.90)
+        super().__init__(limits=limits, threshold=threshold, config=config)
         self.outlier_z = outlier_z
 
     def _compute(self, real: Dataset, synthetic: Dataset | None) -> MetricResult:
@@ -88,15 +89,7 @@ class Contrast(ImageMetric):
     title = "Contrast (RMS / Michelson)"
     flagged_as = "have low contrast"
 
-    def __init__(
-        self,
-        *,
-        limits: Limits | None = None,
-        threshold: Threshold | None = None,
-        config: FeatureConfig | None = None,
-    ) -> None:
-        super().__init__(threshold=threshold, config=config)
-        self.limits = limits or Limits(low_warn=0.025, low_fail=0.012)
+    default_limits = Limits(low_warn=0.025, low_fail=0.012)
 
     def _compute(self, real: Dataset, synthetic: Dataset | None) -> MetricResult:
         feats = self.features(real)

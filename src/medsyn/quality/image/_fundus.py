@@ -111,15 +111,7 @@ class FundusIllumination(_FundusMetric):
     title = "Fundus illumination uniformity"
     flagged_as = "are unevenly lit"
 
-    def __init__(
-        self,
-        *,
-        limits: Limits | None = None,
-        threshold: Threshold | None = None,
-        config: FeatureConfig | None = None,
-    ) -> None:
-        super().__init__(threshold=threshold, config=config)
-        self.limits = limits or Limits(low_warn=0.30, low_fail=0.20)
+    default_limits = Limits(low_warn=0.30, low_fail=0.20)
 
     def _compute(self, real: Dataset, synthetic: Dataset | None) -> MetricResult:
         feats = self.features(real)

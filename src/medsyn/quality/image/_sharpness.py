@@ -39,6 +39,8 @@ class Sharpness(ImageMetric):
     title = "Sharpness (Laplacian variance, Tenengrad)"
     flagged_as = "are unsharp"
 
+    default_limits = Limits(low_warn=0.02, low_fail=0.015)
+
     def __init__(
         self,
         *,
@@ -48,8 +50,7 @@ class Sharpness(ImageMetric):
         threshold: Threshold | None = None,
         config: FeatureConfig | None = None,
     ) -> None:
-        super().__init__(threshold=threshold, config=config)
-        self.limits = limits or Limits(low_warn=0.02, low_fail=0.015)
+        super().__init__(limits=limits, threshold=threshold, config=config)
         self.min_laplacian = min_laplacian
         self.relative = relative
 
@@ -119,6 +120,8 @@ class Noise(ImageMetric):
     unit = "share of images"
     flagged_as = "are noisy"
 
+    default_limits = Limits(high_warn=4.0, high_fail=8.0)
+
     def __init__(
         self,
         *,
@@ -127,8 +130,7 @@ class Noise(ImageMetric):
         threshold: Threshold | None = None,
         config: FeatureConfig | None = None,
     ) -> None:
-        super().__init__(threshold=threshold, config=config)
-        self.limits = limits or Limits(high_warn=4.0, high_fail=8.0)
+        super().__init__(limits=limits, threshold=threshold, config=config)
         self.outlier_z = outlier_z
 
     def _compute(self, real: Dataset, synthetic: Dataset | None) -> MetricResult:
