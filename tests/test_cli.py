@@ -119,3 +119,13 @@ def test_metrics_lists_registered_checks() -> None:
     out = medsyn("metrics", "--modality", "tabular")
     assert out.returncode == 0
     assert "missingness" in out.stdout
+
+
+def test_demo_audits_the_real_trial_table_shipped_with_lifelines(tmp_path: Path) -> None:
+    out = medsyn("demo", "-o", str(tmp_path / "demo"))
+    assert out.returncode == 0, out.stderr
+    report = json.loads((tmp_path / "demo" / "audit" / "report.json").read_text())
+    assert report["subject"]["records"] == 2139
+    by_metric = {r["metric"]: r for r in report["results"]}
+    assert by_metric["constant_columns"]["status"] == "warn", "ACTG 175's zprior is constant"
+    assert "report.html" in out.stdout
