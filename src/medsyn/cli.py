@@ -68,6 +68,10 @@ FormatOpt = Annotated[
 ]
 DelimiterOpt = Annotated[str | None, typer.Option("--delimiter", help="CSV field separator (detected if omitted).")]
 EncodingOpt = Annotated[str | None, typer.Option("--encoding", help="CSV text encoding, e.g. cp1252 (default utf-8).")]
+HeaderOpt = Annotated[
+    bool | None,
+    typer.Option("--header/--no-header", help="CSV: the first line holds column names (detected if omitted)."),
+]
 DecimalOpt = Annotated[str | None, typer.Option("--decimal", help="CSV decimal mark: '.' or ',' (guessed if omitted).")]
 
 
@@ -86,16 +90,13 @@ def _root(
     """medsyn — point it at medical data; get its data dictionary and a quality audit."""
 
 
-def _read(
-    path: Path, schema: Path | None, fmt: str | None, delimiter: str | None, encoding: str | None, decimal: str | None
-) -> Dataset:
+def _read(path: Path, schema: Path | None, fmt: str | None, **options: str | bool | None) -> Dataset:
+    """Read with the reader options that were given (``None`` means: let the reader detect it)."""
     from medsyn.data import read
 
-    options = {
-        k: v for k, v in {"delimiter": delimiter, "encoding": encoding, "decimal": decimal}.items() if v is not None
-    }
+    given = {k: v for k, v in options.items() if v is not None}
     with console.status(f"Reading {path} …"):
-        return read(path, format=fmt, schema=schema, **options)
+        return read(path, format=fmt, schema=schema, **given)
 
 
 def _schema_table(schema: Schema) -> Table:
@@ -128,9 +129,10 @@ def inspect(
     delimiter: DelimiterOpt = None,
     encoding: EncodingOpt = None,
     decimal: DecimalOpt = None,
+    header: HeaderOpt = None,
 ) -> None:
     """Print what a dataset holds and its inferred data dictionary."""
-    ds = _read(path, schema, fmt, delimiter, encoding, decimal)
+    ds = _read(path, schema, fmt, delimiter=delimiter, encoding=encoding, decimal=decimal, header=header)
     summary = ds.summary()
     console.print(f"[bold]{path}[/]: {summary['modality']}, {summary['records']} records", highlight=False)
     for key, value in summary.items():
@@ -151,12 +153,13 @@ def schema_cmd(
     delimiter: DelimiterOpt = None,
     encoding: EncodingOpt = None,
     decimal: DecimalOpt = None,
+    header: HeaderOpt = None,
 ) -> None:
     """Write the data dictionary (inferred, plus any --schema overrides) to a file."""
     from medsyn._atomic import write_text
     from medsyn.errors import InputError
 
-    ds = _read(path, schema, fmt, delimiter, encoding, decimal)
+    ds = _read(path, schema, fmt, delimiter=delimiter, encoding=encoding, decimal=decimal, header=header)
     writers = {".yaml": ds.schema.to_yaml, ".yml": ds.schema.to_yaml, ".json": ds.schema.to_json}
     suffix = output.suffix.lower()
     if suffix == ".md":
@@ -187,12 +190,13 @@ def audit(
     delimiter: DelimiterOpt = None,
     encoding: EncodingOpt = None,
     decimal: DecimalOpt = None,
+    header: HeaderOpt = None,
 ) -> None:
     """Audit data quality and write report.json and a self-contained report.html."""
     from medsyn.quality import audit as run_audit
     from medsyn.report import Report
 
-    ds = _read(path, schema, fmt, delimiter, encoding, decimal)
+    ds = _read(path, schema, fmt, delimiter=delimiter, encoding=encoding, decimal=decimal, header=header)
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -299,6 +303,7 @@ def demo(
             delimiter=None,
             encoding=None,
             decimal=None,
+            header=None,
         )
 
 

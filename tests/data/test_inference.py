@@ -111,3 +111,9 @@ def test_integer_ranges_cover_the_data(values: list[int]) -> None:
 )
 def test_boolean_detection(values: list[object], expected: FieldType) -> None:
     assert infer_field("flag", pd.Series(values)).type is expected
+
+
+def test_single_letter_columns_are_not_booleans() -> None:
+    assert infer_field("sex", pd.Series(["F"] * 20)).type is FieldType.CATEGORICAL
+    assert infer_field("flag", pd.Series(["0", "1", "1"])).type is FieldType.BOOLEAN
+    assert infer_field("smoker", pd.Series(["Y", "N", "N"])).type is FieldType.BOOLEAN

@@ -62,8 +62,9 @@ _UNIT_HINTS: dict[str, str] = {
     "thalach": "bpm",
     "heart_rate": "bpm",
 }
-_TRUE_WORDS = frozenset({"true", "yes", "y", "t"})
-_FALSE_WORDS = frozenset({"false", "no", "n", "f"})
+_TRUE_WORDS = frozenset({"true", "yes", "y", "t", "1"})
+_FALSE_WORDS = frozenset({"false", "no", "n", "f", "0"})
+_UNAMBIGUOUS_WORDS = frozenset({"true", "false", "yes", "no", "0", "1"})
 _MAX_CATEGORIES = 60
 _TEXT_MIN_MEAN_LENGTH = 40
 
@@ -101,7 +102,9 @@ def _infer_type(s: pd.Series, name_key: str) -> tuple[FieldType, str]:
     n_unique = len(uniq_text)
     if n_unique <= 8:
         lowered = set(uniq_text.str.strip().str.lower())
-        if len(lowered) <= 2 and lowered <= (_TRUE_WORDS | _FALSE_WORDS):
+        pair = len(lowered) == 2 and bool(lowered & _TRUE_WORDS) and bool(lowered & _FALSE_WORDS)
+        single = len(lowered) == 1 and lowered <= _UNAMBIGUOUS_WORDS  # a lone "F" is a sex, not False
+        if (pair or single) and lowered <= (_TRUE_WORDS | _FALSE_WORDS):
             return FieldType.BOOLEAN, f"yes/no words {sorted(lowered)}"
     if _IDENTIFIER_NAMES.search(name_key) and n_unique >= 0.5 * n and n > 1:
         return FieldType.IDENTIFIER, "mostly unique values in an id-like column"

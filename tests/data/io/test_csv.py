@@ -206,3 +206,35 @@ def test_property_arbitrary_bytes_never_raise_anything_but_a_format_error(tmp_pa
     except InputError:
         return
     assert len(ds.schema) == ds.data.shape[1]
+
+
+def test_compressed_whitespace_table_without_header(tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "raw.csv.gz"
+    path.write_bytes(gzip.compress(b"59 2  32.1 101.0\n  48 1 21.6 87.0\n72 2 30.5 93.0\n"))
+    ds = read(path)
+    assert ds.data.shape == (3, 4)
+    assert list(ds.data.columns) == ["col_0", "col_1", "col_2", "col_3"]
+    assert ds.data["col_2"].tolist() == [32.1, 21.6, 30.5]
+    assert any("only numbers" in w for w in ds.provenance.warnings)
+    (tmp_path / "cut.csv.gz").write_bytes(gzip.compress(b"a,b\n1,2\n")[:12])
+    with pytest.raises(DataFormatError, match=r"cut\.csv\.gz: cannot be decompressed"):
+        read(tmp_path / "cut.csv.gz")
+
+
+def test_real_compressed_sklearn_table() -> None:
+    ds = read(shared("sklearn_diabetes_progression/diabetes_data_raw.csv.gz"))
+    assert ds.data.shape == (442, 10)
+    assert ds.data.iloc[0].tolist()[:3] == [59, 2, 32.1]
+
+
+def test_real_arff_tables_keep_nominal_categories(tmp_path: Path) -> None:
+    ds = read(shared("survival_sets_sksurv_lifelines/GBSG2.arff"))
+    assert ds.data.shape == (686, 10)
+    assert list(ds.data["tgrade"].cat.categories) == ["I", "II", "III"]
+    whas = read(shared("survival_sets_sksurv_lifelines/whas500.arff"))
+    assert whas.schema["fstat"].type.value == "boolean"
+    (tmp_path / "bad.arff").write_text("@RELATION x\n@ATTRIBUTE a bogus_type\n@DATA\n1\n")
+    with pytest.raises(DataFormatError, match=r"bad\.arff"):
+        read(tmp_path / "bad.arff")

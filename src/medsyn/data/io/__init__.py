@@ -15,13 +15,14 @@ from medsyn.data.io import _dicom, _edf, _images, _wfdb  # noqa: F401  (register
 from medsyn.data.io._base import READERS, Reader, claiming_reader, require
 from medsyn.data.io._dicom import DicomReader, by_series
 from medsyn.data.io._images import ImageFolderReader, NpzImageReader
-from medsyn.data.io._tables import DEFAULT_NA_TOKENS, CsvReader, ParquetReader, from_frame, write_table
+from medsyn.data.io._tables import DEFAULT_NA_TOKENS, ArffReader, CsvReader, ParquetReader, from_frame, write_table
 from medsyn.data.schema import Schema
 from medsyn.errors import InputError, Problem
 
 __all__ = [
     "DEFAULT_NA_TOKENS",
     "READERS",
+    "ArffReader",
     "CsvReader",
     "DicomReader",
     "ImageFolderReader",

@@ -8,11 +8,14 @@ malformed-file situation into one :class:`DataFormatError` that names the file a
 
 from __future__ import annotations
 
+import bz2
 import csv as _csv
+import gzip
 import io
+import lzma
 import re
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -26,7 +29,7 @@ from medsyn.data.dataset import Modality, Provenance, TabularDataset, file_diges
 from medsyn.data.io._base import READERS, Reader
 from medsyn.errors import DataFormatError, InputError, Problem
 
-__all__ = ["DEFAULT_NA_TOKENS", "CsvReader", "ParquetReader", "from_frame", "write_table"]
+__all__ = ["DEFAULT_NA_TOKENS", "ArffReader", "CsvReader", "ParquetReader", "from_frame", "write_table"]
 
 #: Tokens read as missing. "?" is UCI's marker (the diabetes and heart-disease tables use it).
 DEFAULT_NA_TOKENS: tuple[str, ...] = ("", "?", "NA", "N/A", "n/a", "NaN", "nan", "NULL", "null", "None", "#N/A", ".")
@@ -44,11 +47,28 @@ def _split_zip(path: Path) -> tuple[Path, str | None]:
     return path, None
 
 
+#: Single-file compression around a table, by suffix (``visits.csv.gz``).
+_DECOMPRESS: dict[str, Callable[[bytes], bytes]] = {
+    ".gz": gzip.decompress,
+    ".bz2": bz2.decompress,
+    ".xz": lzma.decompress,
+}
+_TEXT_SUFFIXES = (".csv", ".tsv", ".txt", ".data")
+
+
 def _open_bytes(path: Path) -> tuple[bytes, str]:
-    """Return the raw bytes of a CSV (from disk or a zip member) and a display name."""
+    """Return the raw bytes of a CSV (from disk, a compressed file or a zip member) and a display name."""
     archive, member = _split_zip(path)
     if not archive.exists():
         raise DataFormatError(Problem(str(path), "does not exist", "a CSV file"))
+    decompress = _DECOMPRESS.get(archive.suffix.lower())
+    if decompress is not None:
+        try:
+            return decompress(archive.read_bytes()), str(archive)
+        except (OSError, EOFError, lzma.LZMAError) as exc:
+            raise DataFormatError(
+                Problem(str(archive), f"cannot be decompressed ({exc})", f"a complete {archive.suffix} file")
+            ) from None
     if archive.suffix.lower() != ".zip":
         return archive.read_bytes(), str(archive)
     try:
@@ -106,7 +126,20 @@ def _sniff_delimiter(text: str) -> str:
     except _csv.Error:
         counts = {d: lines[0].count(d) for d in _DELIMITERS}
         best = max(counts, key=lambda d: counts[d])
-        return best if counts[best] else ","
+        if counts[best]:
+            return best
+        # Whitespace-separated tables (R, sklearn, Fortran-era exports): fields split by spaces.
+        return " " if len(lines[0].split()) > 1 else ","
+
+
+def _looks_like_data(line: str, delimiter: str) -> bool:
+    """A first line made only of numbers is data, not a header."""
+    fields = line.split() if delimiter == " " else line.split(delimiter)
+    try:
+        [float(f.replace(",", ".")) for f in fields if f.strip()]
+    except ValueError:
+        return False
+    return True
 
 
 def _guess_decimal(text: str, delimiter: str) -> str:
@@ -168,6 +201,10 @@ class CsvReader(Reader):
         Tokens read as missing, default :data:`DEFAULT_NA_TOKENS`.
     header
         Whether the first line holds column names; otherwise columns are ``col_0``, ``col_1``...
+        ``None`` (default): yes, unless the first line holds only numbers.
+
+    Files may be compressed (``.csv.gz``, ``.bz2``, ``.xz``); whitespace-separated tables are
+    recognised when no other separator is found.
     """
 
     name = "csv"
@@ -181,7 +218,7 @@ class CsvReader(Reader):
         encoding: str = "utf-8",
         decimal: str | None = None,
         na_values: Sequence[str] = DEFAULT_NA_TOKENS,
-        header: bool = True,
+        header: bool | None = None,
     ) -> None:
         self.delimiter = delimiter
         self.encoding = encoding
@@ -192,6 +229,9 @@ class CsvReader(Reader):
     @classmethod
     def claims(cls, path: Path) -> bool:
         if _split_zip(path)[1] is not None:
+            return True
+        suffixes = [x.lower() for x in path.suffixes[-2:]]
+        if path.is_file() and len(suffixes) == 2 and suffixes[1] in _DECOMPRESS and suffixes[0] in _TEXT_SUFFIXES:
             return True
         return super().claims(path)
 
@@ -207,6 +247,9 @@ class CsvReader(Reader):
         if decimal not in {".", ","}:
             raise InputError(Problem("decimal", repr(decimal), "'.' or ','"))
         lines = [ln for ln in head.splitlines() if ln.strip()]
+        header = self.header if self.header is not None else not (lines and _looks_like_data(lines[0], delimiter))
+        if delimiter == " ":  # runs of spaces are one separator; leading spaces are indentation
+            raw = re.sub(rb"(?m)^[ \t]+", b"", re.sub(rb"[ \t]+", b" ", raw))
         if self.delimiter is not None and lines and delimiter not in lines[0]:
             found = {d: lines[0].count(d) for d in _DELIMITERS if d != delimiter and lines[0].count(d)}
             if found:
@@ -219,17 +262,19 @@ class CsvReader(Reader):
                         f"Pass delimiter='{likely}' (CLI: --delimiter '{likely}'), or leave it out to detect it.",
                     )
                 )
-        table = self._parse(raw, where, encoding, delimiter, decimal)
+        table = self._parse(raw, where, encoding, delimiter, decimal, header)
         frame = arrow_to_pandas(table)
         del table
-        frame.columns = [str(c) for c in frame.columns]
+        frame.columns = [str(c) for c in frame.columns] if header else [f"col_{i}" for i in range(frame.shape[1])]
         warnings = self._check_frame(frame, where, delimiter)
+        if not header and self.header is None:
+            warnings.append("the first line holds only numbers: read as data; columns are named col_0, col_1, …")
         digest = file_digest([_split_zip(path)[0]])
         prov = Provenance(source=where, reader=self.name, digest=digest, warnings=tuple(warnings))
         return TabularDataset(frame, provenance=prov)
 
-    def _parse(self, raw: bytes, where: str, encoding: str, delimiter: str, decimal: str) -> pa.Table:
-        read_opts = pacsv.ReadOptions(encoding=encoding, autogenerate_column_names=not self.header, block_size=1 << 24)
+    def _parse(self, raw: bytes, where: str, encoding: str, delimiter: str, decimal: str, header: bool) -> pa.Table:
+        read_opts = pacsv.ReadOptions(encoding=encoding, autogenerate_column_names=not header, block_size=1 << 24)
         parse_opts = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False)
         convert = pacsv.ConvertOptions(
             null_values=list(self.na_values),
@@ -318,6 +363,43 @@ class ParquetReader(Reader):
         if table.num_rows == 0:
             raise DataFormatError(Problem(str(path), "holds no rows", "at least one row"))
         frame = arrow_to_pandas(table)
+        prov = Provenance(source=str(path), reader=self.name, digest=file_digest([path]))
+        return TabularDataset(frame, provenance=prov)
+
+
+@READERS.register("arff")
+class ArffReader(Reader):
+    """Weka ARFF tables (numeric and nominal attributes; ``?`` is missing), e.g. WHAS500, GBSG2.
+
+    Nominal attributes keep their declared category order as pandas categoricals.
+    """
+
+    name = "arff"
+    modality = Modality.TABULAR
+    suffixes = (".arff",)
+
+    def read(self, path: Path) -> TabularDataset:
+        from scipy.io import arff
+
+        path = Path(path)
+        try:
+            data, meta = arff.loadarff(path)
+        except FileNotFoundError:
+            raise DataFormatError(Problem(str(path), "does not exist", "an ARFF file")) from None
+        except (ValueError, NotImplementedError, arff.ParseArffError) as exc:
+            raise DataFormatError(Problem(str(path), f"is not a readable ARFF file ({exc})", "an ARFF table")) from None
+        if len(data) == 0:
+            raise DataFormatError(Problem(str(path), "holds no data rows", "at least one row after @DATA"))
+        columns: dict[str, object] = {}
+        for name in meta.names():
+            kind, levels = meta[name]
+            values = data[name]
+            if kind == "nominal":
+                text = [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+                columns[name] = pd.Categorical([None if t == "?" else t for t in text], categories=list(levels))
+            else:
+                columns[name] = values
+        frame = pd.DataFrame(columns)
         prov = Provenance(source=str(path), reader=self.name, digest=file_digest([path]))
         return TabularDataset(frame, provenance=prov)
 
