@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from medsyn.data.dataset import Dataset
@@ -129,6 +131,11 @@ class Exposure(ImageMetric):
     title = "Exposure (under / over)"
     flagged_as = "are badly exposed"
 
+    #: share of under-exposed pixels, of clipped pixels, and mean luminance (the gradability verdict reuses them)
+    default_under: ClassVar[Limits] = Limits(high_warn=0.25, high_fail=0.50)
+    default_over: ClassVar[Limits] = Limits(high_warn=0.15, high_fail=0.40)
+    default_mean: ClassVar[Limits] = Limits(low_warn=0.12, low_fail=0.06, high_warn=0.75, high_fail=0.85)
+
     def __init__(
         self,
         *,
@@ -139,9 +146,9 @@ class Exposure(ImageMetric):
         config: FeatureConfig | None = None,
     ) -> None:
         super().__init__(threshold=threshold, config=config)
-        self.under = under or Limits(high_warn=0.25, high_fail=0.50)
-        self.over = over or Limits(high_warn=0.15, high_fail=0.40)
-        self.mean = mean or Limits(low_warn=0.12, low_fail=0.06, high_warn=0.75, high_fail=0.85)
+        self.under = under or self.default_under
+        self.over = over or self.default_over
+        self.mean = mean or self.default_mean
 
     def _compute(self, real: Dataset, synthetic: Dataset | None) -> MetricResult:
         feats = self.features(real)

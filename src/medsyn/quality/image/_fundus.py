@@ -16,7 +16,9 @@ import numpy as np
 from medsyn.data.dataset import Dataset
 from medsyn.metric import METRICS, ItemResult, MetricResult, Status, Threshold
 from medsyn.quality.image._base import ImageMetric, Limits, worst
+from medsyn.quality.image._exposure import Contrast, Exposure
 from medsyn.quality.image._features import FeatureConfig, ImageFeatures
+from medsyn.quality.image._sharpness import Sharpness
 
 __all__ = ["FundusFieldOfView", "FundusGradability", "FundusIllumination"]
 
@@ -169,12 +171,13 @@ class FundusGradability(_FundusMetric):
         config: FeatureConfig | None = None,
     ) -> None:
         super().__init__(threshold=threshold, config=config)
-        self.sharpness = sharpness or Limits(low_warn=0.02, low_fail=0.015)
-        self.brightness = brightness or Limits(low_warn=0.12, low_fail=0.06, high_warn=0.75, high_fail=0.85)
-        self.over = over or Limits(high_warn=0.15, high_fail=0.40)
-        self.under = under or Limits(high_warn=0.25, high_fail=0.50)
-        self.contrast = contrast or Limits(low_warn=0.025, low_fail=0.012)
-        self.illumination = illumination or Limits(low_warn=0.30, low_fail=0.20)
+        # The same limits as the single checks, so the verdict and the checks never disagree.
+        self.sharpness = sharpness or Sharpness.default_limits
+        self.brightness = brightness or Exposure.default_mean
+        self.over = over or Exposure.default_over
+        self.under = under or Exposure.default_under
+        self.contrast = contrast or Contrast.default_limits
+        self.illumination = illumination or FundusIllumination.default_limits
 
     def _criteria(self, f: ImageFeatures) -> list[tuple[Status, str]]:
         index = f.laplacian_var / f.tenengrad if f.tenengrad > 0 else 0.0
