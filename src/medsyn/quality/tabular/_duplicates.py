@@ -177,7 +177,10 @@ def _items(groups: list[np.ndarray], what: str) -> list[ItemResult]:
         shown = ", ".join(str(int(i)) for i in g[:10]) + (" …" if len(g) > 10 else "")
         out.append(
             ItemResult(
-                "record", str(int(g[0])), float(len(g) - 1), Status.WARN,
+                "record",
+                str(int(g[0])),
+                float(len(g) - 1),
+                Status.WARN,
                 f"row {int(g[0])} appears {len(g)} times ({what}); rows {shown}",
                 {"copies": len(g) - 1, "rows": shown},
             )
@@ -185,16 +188,9 @@ def _items(groups: list[np.ndarray], what: str) -> list[ItemResult]:
     return out
 
 
-@METRICS.register("duplicate_rows")
-class DuplicateRows(Metric):
-    """Share of rows that exactly repeat an earlier row, ignoring identifier columns.
-    A record exported twice, or a block of rows pasted again, counts the same patient more than
-    once: it inflates the sample, biases prevalence and leaks between training and test sets.
-    Record numbers are left out of the comparison because a duplicated record often gets a new one.
-    """
+class _RowComparison(Metric):
+    """What the two duplicate checks share: compare rows over every non-identifier column."""
 
-    name = "duplicate_rows"
-    title = "Duplicate records"
     modality = Modality.TABULAR
     kind = MetricKind.QUALITY
     direction = Direction.MINIMIZE
@@ -204,13 +200,26 @@ class DuplicateRows(Metric):
     def applies_to(self, data: Dataset) -> str | None:
         if len(data) < 2:
             return "fewer than two rows: nothing to compare"
+        frame, schema = table(data)
+        if not _compared_columns(frame, schema)[0]:
+            return "every column is an identifier; there is nothing else to compare"
         return None
+
+
+@METRICS.register("duplicate_rows")
+class DuplicateRows(_RowComparison):
+    """Share of rows that exactly repeat an earlier row, ignoring identifier columns.
+    A record exported twice, or a block of rows pasted again, counts the same patient more than
+    once: it inflates the sample, biases prevalence and leaks between training and test sets.
+    Record numbers are left out of the comparison because a duplicated record often gets a new one.
+    """
+
+    name = "duplicate_rows"
+    title = "Duplicate records"
 
     def _compute(self, real: Dataset, synthetic: Dataset | None) -> MetricResult:
         frame, schema = table(real)
         columns, ids = _compared_columns(frame, schema)
-        if not columns:
-            return self.skipped("every column is an identifier; there is nothing else to compare")
         hashes, dup = _exact(frame, columns)
         n_dup = int(dup.sum())
         share = n_dup / len(frame)
@@ -224,13 +233,17 @@ class DuplicateRows(Metric):
             )
         else:
             reason = f"no row repeats another{ignored}"
-        details: dict[str, Detail] = {"duplicate_rows": n_dup, "duplicate_groups": n_groups,
-                   "columns_compared": len(columns), "ignored_identifiers": ", ".join(ids)}
+        details: dict[str, Detail] = {
+            "duplicate_rows": n_dup,
+            "duplicate_groups": n_groups,
+            "columns_compared": len(columns),
+            "ignored_identifiers": ", ".join(ids),
+        }
         return self.result(share, reason, status=status, items=_items(groups, "exact copy"), details=details)
 
 
 @METRICS.register("near_duplicate_rows")
-class NearDuplicateRows(Metric):
+class NearDuplicateRows(_RowComparison):
     """Share of rows that repeat an earlier row once numbers are rounded and text is normalised.
     Copies that differ only by rounding, unit display, letter case or spaces escape an exact
     comparison but still count one patient twice. Numbers are compared on a grid of
@@ -248,26 +261,14 @@ class NearDuplicateRows(Metric):
 
     name = "near_duplicate_rows"
     title = "Near-duplicate records"
-    modality = Modality.TABULAR
-    kind = MetricKind.QUALITY
-    direction = Direction.MINIMIZE
-    ideal = 0.0
-    default_threshold = Threshold(warn=0.005, fail=0.05)
 
     def __init__(self, *, resolution: float = 0.01, threshold: Threshold | None = None) -> None:
         super().__init__(threshold=threshold)
         self.resolution = resolution
 
-    def applies_to(self, data: Dataset) -> str | None:
-        if len(data) < 2:
-            return "fewer than two rows: nothing to compare"
-        return None
-
     def _compute(self, real: Dataset, synthetic: Dataset | None) -> MetricResult:
         frame, schema = table(real)
         columns, ids = _compared_columns(frame, schema)
-        if not columns:
-            return self.skipped("every column is an identifier; there is nothing else to compare")
         _, exact = _exact(frame, columns)
         packer = _Packer(np.full(len(frame), np.uint64(0xCBF29CE484222325), dtype=np.uint64))
         with np.errstate(over="ignore"):
@@ -290,6 +291,10 @@ class NearDuplicateRows(Metric):
         else:
             reason = "no row is a near-copy of another"
         status = worst([self.judge(share)])
-        details: dict[str, Detail] = {"near_duplicate_rows": n_near, "exact_duplicate_rows": int(exact.sum()),
-                   "resolution_sd": self.resolution, "ignored_identifiers": ", ".join(ids)}
+        details: dict[str, Detail] = {
+            "near_duplicate_rows": n_near,
+            "exact_duplicate_rows": int(exact.sum()),
+            "resolution_sd": self.resolution,
+            "ignored_identifiers": ", ".join(ids),
+        }
         return self.result(share, reason, status=status, items=_items(groups, "near copy"), details=details)
