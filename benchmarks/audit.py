@@ -25,28 +25,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shlex
 import shutil
 import statistics
-import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-RUNNERS = HERE / "_anchors"
-CACHE = HERE / ".cache"
-VENVS = HERE / ".venvs"
-SHARED = REPO.parent / "shared" / "data"
+from _harness import CACHE, HERE, SHARED, ensure_venv, log, machine, record, run_runner
+from _harness import fmt as _fmt
+
 DIABETES = SHARED / "diabetes_130us_hospitals" / "dataset_diabetes.zip" / "dataset_diabetes" / "diabetic_data.csv"
 FUNDUS = SHARED / "fundus_dr_maculopathy_rahim"
-MARKER = "RESULT_JSON: "
 
 #: 30 of the table's 50 columns: 12 numeric, 18 categorical, with the protected groups and the target.
 COLUMNS = [
@@ -96,56 +88,6 @@ TIMED = (
     "process (it differs between pandas 2 object strings and pandas 3 Arrow strings); "
     "added/table = (peak − resident memory after imports) / table MB, the memory the work itself added."
 )
-
-
-def log(msg: str) -> None:
-    print(f"[{datetime.now(UTC):%H:%M:%S}] {msg}", file=sys.stderr, flush=True)
-
-
-# ----------------------------------------------------------------------------------------- venvs
-
-
-def venv_python(tool: str) -> Path:
-    return VENVS / tool / "bin" / "python"
-
-
-def ensure_venv(tool: str) -> tuple[Path | None, list[str]]:
-    """Create ``benchmarks/.venvs/<tool>`` on first use; return its python and any install notes."""
-    steps = VENV_STEPS[tool]
-    python = venv_python(tool)
-    ready = VENVS / tool / ".bench-ready.json"
-    spec = json.dumps(steps)
-    if ready.exists():
-        state = json.loads(ready.read_text())
-        if state.get("spec") == spec:
-            return python, state.get("notes", [])
-    VENVS.mkdir(parents=True, exist_ok=True)
-    constraints = VENVS / "constraints.txt"
-    constraints.write_text("torch==2.13.0\n")
-    logfile = VENVS / f"{tool}-install.log"
-    notes: list[str] = []
-    log(f"creating {VENVS / tool} (pip log: {logfile})")
-    with logfile.open("w") as fh:
-        if not python.exists():
-            # venv builds on the base interpreter even when called from the project's .venv
-            subprocess.run(
-                [sys.executable, "-m", "venv", str(VENVS / tool)], check=True, stdout=fh, stderr=subprocess.STDOUT
-            )
-        for required, args in steps:
-            cmd = [str(python), "-m", "pip", "install", "-q", "-c", str(constraints), *args]
-            fh.write(f"$ {' '.join(cmd)}\n")
-            fh.flush()
-            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            fh.write(proc.stdout)
-            if proc.returncode != 0:
-                errors = [ln for ln in proc.stdout.splitlines() if "ERROR" in ln or "error" in ln.lower()]
-                note = f"pip install {' '.join(args)} failed: {' | '.join(errors[-3:]) or proc.returncode}"
-                notes.append(note)
-                log(note)
-                if required:
-                    return None, notes
-    ready.write_text(json.dumps({"spec": spec, "notes": notes}))
-    return python, notes
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -243,39 +185,18 @@ def prepare_images(count: int, seed: int) -> tuple[Path, dict[str, Any]]:
 # --------------------------------------------------------------------------------------- running
 
 
-def run_once(python: Path, runner: str, input_path: Path, timeout: float) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"}}
-    env["PYTHONWARNINGS"] = "ignore"
-    cmd = [str(python), str(RUNNERS / runner), "--input", str(input_path)]
-    started = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout:.0f} s"}
-    wall = time.perf_counter() - started
-    for line in reversed(proc.stdout.splitlines()):
-        if line.startswith(MARKER):
-            result: dict[str, Any] = json.loads(line[len(MARKER) :])
-            result["process_wall_s"] = wall
-            if "error" in result:
-                result["stderr_tail"] = proc.stderr.strip().splitlines()[-5:]
-            return result
-    tail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
-    return {"error": f"no result (exit {proc.returncode}): {' | '.join(tail)}", "process_wall_s": wall}
-
-
 def run_tool(tool: str, runner: str, input_path: Path, args: argparse.Namespace, notes: list[str]) -> dict[str, Any]:
     if tool == "medsyn":
         python: Path | None = Path(sys.executable)
     else:
-        python, install_notes = ensure_venv(tool)
+        python, install_notes = ensure_venv(tool, VENV_STEPS[tool])
         notes.extend(f"{tool}: {n}" for n in install_notes)
         if python is None:
             return {"tool": tool, "skipped": "; ".join(install_notes) or "could not create its venv"}
     runs = []
     for i in range(args.repeat):
         log(f"{tool}: {runner} on {input_path.name} (run {i + 1}/{args.repeat})")
-        res = run_once(python, runner, input_path, args.timeout)
+        res = run_runner(python, runner, ["--input", str(input_path)], args.timeout)
         res.setdefault("tool", tool)
         runs.append(res)
         if "skipped" in res or "error" in res:
@@ -313,10 +234,6 @@ def aggregate(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _ok(r: dict[str, Any] | None) -> bool:
     return bool(r) and "audit_s" in r and "error" not in r and "skipped" not in r
-
-
-def _fmt(x: Any, spec: str = ".2f") -> str:
-    return format(x, spec) if isinstance(x, int | float) else "–"
 
 
 def ratio_text(ours: dict[str, Any], other: dict[str, Any], *, key: str = "audit_s") -> str:
@@ -405,26 +322,6 @@ def image_table(meta: dict[str, Any], results: dict[str, dict[str, Any]]) -> lis
     return lines
 
 
-def machine() -> dict[str, Any]:
-    cpu = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {
-        "cores": os.cpu_count(),
-        "arch": platform.machine(),
-        "cpu": cpu,
-        "memory_gib": round(mem_gb, 1),
-        "python": platform.python_version(),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-    }
-
-
 def markdown(report: dict[str, Any]) -> str:
     m = report["machine"]
     lines = [
@@ -484,14 +381,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def record(text: str, path: Path | None) -> None:
-    print(text)
-    if path is not None:
-        with path.open("a") as fh:
-            fh.write("\n" + text + "\n")
-        log(f"appended the tables to {path}")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.render is not None:
@@ -514,7 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.setup_only:
         for tool in VENV_STEPS:
             if tool in args.tool_list:
-                python, tool_notes = ensure_venv(tool)
+                python, tool_notes = ensure_venv(tool, VENV_STEPS[tool])
                 log(f"{tool}: {python or 'NOT created'} {tool_notes or ''}")
     if not args.skip_tabular:
         report["tabular"] = {}

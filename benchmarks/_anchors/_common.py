@@ -81,6 +81,41 @@ class PeakMeter:
             self.peak_mb = _status_kb("VmHWM") * 1024 / 1e6
 
 
+class Phase:
+    """Wall time, CPU time and peak resident memory of a ``with`` block.
+
+    ``cpu_s`` is this process's user + system time (all its threads: BLAS, torch) plus that of
+    child processes it waited for during the block.
+    """
+
+    def __init__(self) -> None:
+        self.wall_s = self.cpu_s = float("nan")
+        self._meter = PeakMeter()
+
+    @staticmethod
+    def _cpu() -> float:
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    def __enter__(self) -> Phase:
+        self._meter.__enter__()
+        self._cpu0, self._wall0 = self._cpu(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall_s = time.perf_counter() - self._wall0
+        self.cpu_s = self._cpu() - self._cpu0
+        self._meter.__exit__(*exc)
+
+    @property
+    def peak_mb(self) -> float:
+        return self._meter.peak_mb
+
+    @property
+    def method(self) -> str:
+        return self._meter.method
+
+
 def version(dist: str) -> str:
     from importlib.metadata import PackageNotFoundError
     from importlib.metadata import version as _v

@@ -24,7 +24,8 @@ from typing import Self
 
 import yaml
 
-from medsyn.errors import Problem, SchemaError
+from medsyn.data.constraints import Constraint, parse_constraints
+from medsyn.errors import InputError, Problem, SchemaError
 
 __all__ = ["Field", "FieldType", "Role", "Schema"]
 
@@ -202,6 +203,7 @@ class Schema:
     """
 
     fields: tuple[Field, ...] = field(default_factory=tuple)
+    constraints: tuple[Constraint, ...] = ()
 
     def __post_init__(self) -> None:
         seen: set[str] = set()
@@ -240,10 +242,16 @@ class Schema:
 
     def select(self, names: Iterable[str]) -> Schema:
         """A schema with only ``names``, in the given order."""
-        return Schema(tuple(self[n] for n in names))
+        names = list(names)
+        kept = tuple(c for c in self.constraints if set(c.columns) <= set(names))
+        return Schema(tuple(self[n] for n in names), kept)
 
     def replace_field(self, new: Field) -> Schema:
-        return Schema(tuple(new if f.name == new.name else f for f in self.fields))
+        return Schema(tuple(new if f.name == new.name else f for f in self.fields), self.constraints)
+
+    def with_constraints(self, constraints: tuple[Constraint, ...]) -> Schema:
+        """This schema with ``constraints`` (see :mod:`medsyn.data.constraints`) instead of its own."""
+        return Schema(self.fields, tuple(constraints))
 
     # -- overrides --------------------------------------------------------------------------
     def with_overrides(self, overrides: Mapping[str, object], *, source: str = "overrides") -> Schema:
@@ -256,8 +264,8 @@ class Schema:
             raise SchemaError(
                 Problem(source, f"top level is {type(overrides).__name__}", "a mapping with key 'fields'")
             )
-        extra = sorted(set(overrides) - {"fields"})
-        problems = [Problem(source, f"unknown top-level key(s) {extra}", "only 'fields'")] if extra else []
+        extra = sorted(set(overrides) - {"fields", "constraints"})
+        problems = [Problem(source, f"unknown top-level key(s) {extra}", "'fields' and 'constraints'")] if extra else []
         specs = overrides.get("fields") or {}
         if not isinstance(specs, Mapping):
             raise SchemaError(Problem(f"{source}: fields", f"a {type(specs).__name__}", "a mapping column -> settings"))
@@ -276,9 +284,15 @@ class Schema:
             problems.extend(found)
             if new is not None:
                 current[name] = replace(new, reason=new.reason if "reason" in spec else "set in " + source)
+        constraints = self.constraints
+        if overrides.get("constraints") is not None:
+            try:
+                constraints = _parse_constraint_list(overrides["constraints"], source)
+            except InputError as exc:
+                problems.extend(exc.problems)
         if problems:
             raise SchemaError(problems)
-        return Schema(tuple(current[f.name] for f in self.fields))
+        return Schema(tuple(current[f.name] for f in self.fields), constraints)
 
     def with_yaml(self, path: str | Path) -> Schema:
         """Apply the overrides in a YAML file (see the module docstring for its shape)."""
@@ -293,7 +307,10 @@ class Schema:
 
     # -- export / import --------------------------------------------------------------------
     def to_dict(self, *, full: bool = True) -> dict[str, object]:
-        return {"fields": {f.name: f.to_dict(full=full) for f in self.fields}}
+        out: dict[str, object] = {"fields": {f.name: f.to_dict(full=full) for f in self.fields}}
+        if self.constraints:
+            out["constraints"] = [_constraint_entry(c) for c in self.constraints]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object], *, source: str = "schema") -> Self:
@@ -311,9 +328,15 @@ class Schema:
             problems.extend(found)
             if parsed is not None:
                 out.append(parsed)
+        constraints: tuple[Constraint, ...] = ()
+        if data.get("constraints") is not None:
+            try:
+                constraints = _parse_constraint_list(data["constraints"], source)
+            except InputError as exc:
+                problems.extend(exc.problems)
         if problems:
             raise SchemaError(problems)
-        return cls(tuple(out))
+        return cls(tuple(out), constraints)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
@@ -346,6 +369,18 @@ class Schema:
             ]
             rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         return "\n".join(rows) + "\n"
+
+
+def _parse_constraint_list(specs: object, source: str) -> tuple[Constraint, ...]:
+    if not isinstance(specs, list):
+        raise InputError(Problem(f"{source}: constraints", f"a {type(specs).__name__}", "a list of rules"))
+    return parse_constraints(specs, source=f"{source}: constraints")
+
+
+def _constraint_entry(c: Constraint) -> object:
+    """Text where the rule says it all, the mapping where it carries learned state."""
+    entry = c.to_dict()
+    return entry if set(entry) - {"kind", "rule"} else entry["rule"]
 
 
 def _fmt(value: float | None) -> str:

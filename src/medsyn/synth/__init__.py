@@ -1,0 +1,20 @@
+"""Synthesis: generators that learn from real data and sample new records under control.
+
+``get(name)`` returns a generator class; instances ``fit`` a dataset and ``sample(n,
+conditions=..., seed=...)`` records that meet every condition and constraint. See
+``docs/synthesis.md`` for the generators, conditions, constraints, rebalancing and privacy.
+"""
+
+from medsyn.synth._base import GENERATORS, Generator, Supports, get, load, names
+from medsyn.synth.tabular import GaussianCopula, TabularGenerator
+
+__all__ = [
+    "GENERATORS",
+    "GaussianCopula",
+    "Generator",
+    "Supports",
+    "TabularGenerator",
+    "get",
+    "load",
+    "names",
+]

@@ -1,0 +1,7 @@
+"""Tabular generators: each registers itself in :data:`medsyn.synth.GENERATORS` when imported."""
+
+from medsyn.synth.tabular._base import TabularGenerator
+from medsyn.synth.tabular._copula import GaussianCopula
+from medsyn.synth.tabular._plan import ColumnPlan, ModelColumn, TablePlan
+
+__all__ = ["ColumnPlan", "GaussianCopula", "ModelColumn", "TablePlan", "TabularGenerator"]
