@@ -42,7 +42,10 @@ WORK = CACHE / "synth"
 #: Anchor venvs. sdv's also scores every sample with SDMetrics. torch first, from the local CPU wheel.
 VENV_STEPS: dict[str, Steps] = {
     "sdv": [(True, ["torch==2.13.0"]), (True, ["sdv", "sdmetrics", "pyarrow"])],
-    "synthcity": [(True, ["torch==2.13.0"]), (True, ["synthcity", "pyarrow"])],
+    # synthcity ≥ 0.2.12 pins torch<2.3 and numpy<2 (a CUDA torch download), so it does not resolve beside
+    # torch 2.13; unpinned, pip falls back to synthcity 0.2.4, which installs (4.5 min, 3 GB) but fails at
+    # import (its torchvision breaks beside torch 2.13; scipy ≥ 1.14 dropped scipy.integrate.trapz).
+    "synthcity": [(True, ["torch==2.13.0"]), (True, ["synthcity>=0.2.12", "pyarrow"])],
 }
 #: A pip step longer than this counts as "does not install".
 INSTALL_TIMEOUT_S = 900
@@ -302,13 +305,14 @@ def registered_ours() -> tuple[list[str], str | None]:
     try:
         import medsyn.synth as synth
         from medsyn.data import Modality
+
+        names = []
+        for name in synth.names():
+            supports = getattr(synth.get(name), "supports", None)
+            if supports is None or Modality.TABULAR in supports.modalities:
+                names.append(name)
     except Exception as exc:
         return [], f"medsyn.synth does not import: {type(exc).__name__}: {exc}"
-    names = []
-    for name in synth.names():
-        supports = getattr(synth.get(name), "supports", None)
-        if supports is None or Modality.TABULAR in supports.modalities:
-            names.append(name)
     return sorted(names, key=lambda n: (OURS.index(n) if n in OURS else len(OURS), n)), None
 
 

@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 import traceback
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -114,6 +115,49 @@ class Phase:
     @property
     def method(self) -> str:
         return self._meter.method
+
+
+class _StubMeta(type):
+    """Any attribute of a stub class is another stub class, so ``class X(models.inception.InceptionA)`` works."""
+
+    def __getattr__(cls, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _StubMeta(name, (_Stub,), {})
+
+
+class _Stub(metaclass=_StubMeta):
+    def __init__(self, *_: object, **__: object) -> None:
+        raise RuntimeError(
+            f"{type(self).__name__} comes from a benchmark stub of torchvision, which is not usable here"
+        )
+
+
+STUBBED_TORCHVISION = ("torchvision", "torchvision.models", "torchvision.models.utils", "torchvision.transforms")
+
+
+def stub_torchvision() -> None:
+    """Stand in for torchvision where a tool imports it at package level but the timed work never calls it.
+
+    PyPI's torchvision is broken beside the CPU torch 2.13 (``operator torchvision::nms does not
+    exist``, see shared/DEPENDENCIES.md), or not installed. Any half-imported ``torchvision``
+    modules are dropped first; calling anything from the stub raises.
+    """
+
+    def missing(name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return _StubMeta(name, (_Stub,), {})
+
+    for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
+        del sys.modules[name]
+    for name in STUBBED_TORCHVISION:
+        mod = types.ModuleType(name)
+        mod.__getattr__ = missing  # type: ignore[attr-defined]
+        sys.modules[name] = mod
+    for name in STUBBED_TORCHVISION[1:]:
+        parent, _, child = name.rpartition(".")
+        setattr(sys.modules[parent], child, sys.modules[name])
 
 
 def version(dist: str) -> str:

@@ -10,9 +10,7 @@ reference image and no downloaded weights — ``DOM``, ``Tenengrad``, ``Tenengra
 
 from __future__ import annotations
 
-import sys
 import time
-import types
 from pathlib import Path
 from typing import Any
 
@@ -30,46 +28,13 @@ IMPORT_ERRORS: list[str] = []
 TORCHVISION_STUBBED = False
 
 
-class _StubMeta(type):
-    """Any attribute of a stub class is another stub class, so ``class X(models.inception.InceptionA)`` works."""
-
-    def __getattr__(cls, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return _StubMeta(name, (_Stub,), {})
-
-
-class _Stub(metaclass=_StubMeta):
-    def __init__(self, *_: object, **__: object) -> None:
-        raise RuntimeError(f"{type(self).__name__} comes from a benchmark stub of torchvision, which is not installed")
-
-
-def _stub_torchvision() -> None:
-    """Stand in for torchvision, which piq imports at package level but these metrics never call.
-
-    PyPI's torchvision is broken beside the CPU torch 2.13 (see shared/DEPENDENCIES.md), and
-    ``import piq`` imports it for FID/LPIPS feature extractors (Inception, VGG) that the
-    no-reference metrics below never use. Calling anything from the stub raises.
-    """
-
-    def missing(name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return _StubMeta(name, (_Stub,), {})
-
-    for name in ("torchvision", "torchvision.models", "torchvision.models.utils", "torchvision.transforms"):
-        mod = types.ModuleType(name)
-        mod.__getattr__ = missing  # type: ignore[attr-defined]
-        sys.modules[name] = mod
-    sys.modules["torchvision"].models = sys.modules["torchvision.models"]  # type: ignore[attr-defined]
-    sys.modules["torchvision.models"].utils = sys.modules["torchvision.models.utils"]  # type: ignore[attr-defined]
-
-
 try:
     import torchvision  # noqa: F401
 except Exception as exc:
     IMPORT_ERRORS.append(f"torchvision: {type(exc).__name__}: {exc} (stubbed; unused by these metrics)")
-    _stub_torchvision()
+    # piq imports torchvision at package level for FID/LPIPS feature extractors (Inception, VGG)
+    # that the no-reference metrics below never use
+    _common.stub_torchvision()
     TORCHVISION_STUBBED = True
 try:
     from pymdma.image.measures.input_val.data.dom import DOM

@@ -326,7 +326,7 @@ def parse_constraint(spec: str | Mapping[str, object] | Constraint, *, source: s
     if not isinstance(spec, str):
         raise InputError(Problem(source, f"a {type(spec).__name__}", "text such as 'systolic > diastolic' or a mapping"))
     text = spec.strip()
-    m = re.fullmatch(rf"fixed\s*\((.+)\)", text, flags=re.IGNORECASE)
+    m = re.fullmatch(r"fixed\s*\((.+)\)", text, flags=re.IGNORECASE)
     if m:
         cols = tuple(_name(c.strip()) for c in m.group(1).split(","))
         return FixedCombinations(cols)

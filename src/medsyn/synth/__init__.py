@@ -5,6 +5,7 @@ conditions=..., seed=...)`` records that meet every condition and constraint. Se
 ``docs/synthesis.md`` for the generators, conditions, constraints, rebalancing and privacy.
 """
 
+from medsyn.synth._balance import GroupPlan, plan_rebalance, rebalance
 from medsyn.synth._base import GENERATORS, Generator, Supports, get, load, names
 from medsyn.synth.tabular import GaussianCopula, TabularGenerator
 
@@ -12,9 +13,12 @@ __all__ = [
     "GENERATORS",
     "GaussianCopula",
     "Generator",
+    "GroupPlan",
     "Supports",
     "TabularGenerator",
     "get",
     "load",
     "names",
+    "plan_rebalance",
+    "rebalance",
 ]

@@ -65,6 +65,8 @@ class Generator(ABC):
 
     name: ClassVar[str]
     supports: ClassVar[Supports]
+    #: small settings (few epochs) for smoke tests and quick benchmark runs
+    quick_params: ClassVar[Mapping[str, Any]] = {}
 
     # -- parameters -------------------------------------------------------------------------
     @classmethod

@@ -120,6 +120,7 @@ class TabularGenerator(Generator):
         conditions: ConditionsLike = None,
         constraints: Sequence[ConstraintLike] | None = None,
         seed: int | None = None,
+        balance: str | Sequence[str] | Mapping[object, float] | None = None,
         max_candidates: int | None = None,
     ) -> TabularDataset:
         """Draw ``n`` synthetic rows satisfying every condition and constraint.
@@ -134,6 +135,10 @@ class TabularGenerator(Generator):
             Extra rules for this draw only (may include Python :class:`Predicate` s).
         seed
             Same seed, same rows.
+        balance
+            Share the ``n`` rows equally over the categories of a column (``"sex"``) or of a
+            combination (``["sex", "death"]``), or by a mapping of condition text to share
+            (``{'sex == "F" and age >= 70': 0.25, ...}``); each group is sampled under its condition.
         max_candidates
             Give up (with an error) after this many candidate rows; default
             ``max(200 000, 1000 × n)``.
@@ -142,6 +147,8 @@ class TabularGenerator(Generator):
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
             raise InputError(Problem("n", repr(n), "a whole number >= 0"))
         n = int(n)
+        if balance is not None:
+            return self._sample_balanced(n, balance, conditions, constraints, seed, max_candidates)
         conds = Conditions.parse(conditions).bind(self.training_schema_)
         for clause in conds:
             kind = self.plan_.plan(clause.column).kind
@@ -198,6 +205,43 @@ class TabularGenerator(Generator):
             out.reset_index(drop=True),
             self.schema_,
             Provenance(source=f"synthetic:{self.name}", reader="medsyn.synth", warnings=tuple(self.warnings_)),
+        )
+
+    def _sample_balanced(
+        self,
+        n: int,
+        balance: str | Sequence[str] | Mapping[object, float],
+        conditions: ConditionsLike,
+        constraints: Sequence[ConstraintLike] | None,
+        seed: int | None,
+        max_candidates: int | None,
+    ) -> TabularDataset:
+        from medsyn.synth._balance import balanced_groups, split_counts
+
+        categories = {
+            p.name: [str(_typed(c, p.kind)) for c in p.categories]
+            for p in self.plan_.columns
+            if p.kind in ("categorical", "boolean")
+        }
+        groups = balanced_groups(balance, categories)
+        counts = split_counts(n, [share for _, share in groups])
+        rng = np.random.default_rng(seed)
+        extra = Conditions.parse(conditions)
+        parts = [
+            self.sample(
+                k,
+                conditions=group & extra,
+                constraints=constraints,
+                seed=int(rng.integers(2**63)),
+                max_candidates=max_candidates,
+            ).data
+            for (group, _), k in zip(groups, counts, strict=True)
+            if k
+        ]
+        out = pd.concat(parts, ignore_index=True) if parts else self.plan_.decode(self._empty(), rng)
+        out = out.iloc[rng.permutation(len(out))].reset_index(drop=True)
+        return TabularDataset(
+            out, self.schema_, Provenance(source=f"synthetic:{self.name}", reader="medsyn.synth", warnings=tuple(self.warnings_))
         )
 
     def _empty(self) -> pd.DataFrame:

@@ -320,19 +320,54 @@ def _learn_identifier(col: pd.Series, fld: Field, private: bool, dtype: str) -> 
     if not private and len(values) and numeric.notna().all() and np.all(np.mod(numeric, 1) == 0):
         return ColumnPlan(fld.name, "identifier", id_next=int(numeric.max()) + 1, dtype=dtype)
     if private or not len(values):
-        return ColumnPlan(fld.name, "identifier", id_shape="SYN-999999", dtype=dtype)
-    shapes = values.astype(str).head(5000).map(_shape).value_counts()
-    shape = str(shapes.index[0])
+        return ColumnPlan(fld.name, "identifier", id_shape="\\S\\Y\\N-999999", dtype=dtype)
+    text = values.astype(str).head(5000)
+    shapes = text.map(_shape)
+    shape = str(shapes.value_counts().index[0])
+    same = text[shapes == shape]
+    # positions where every value has the same character stay literal ("P-" in "P-00017")
+    template = "".join(
+        ch if ch not in "9A" else ("\\" + same.str[i].iloc[0] if same.str[i].nunique() == 1 else ch)
+        for i, ch in enumerate(shape)
+    )
     # widen the digit run until the format has ≥ 1e6 values per training record (collisions ≤ 1e-6)
-    space = 10 ** shape.count("9") * 26 ** shape.count("A")
+    space = 10 ** _count_free(template, "9") * 26 ** _count_free(template, "A")
     while space < 1e6 * max(1, len(values)):
-        shape = shape + "9" if "9" not in shape else shape.replace("9", "99", 1)
+        template = template + "9" if _count_free(template, "9") == 0 else _widen(template)
         space *= 10
-    return ColumnPlan(fld.name, "identifier", id_shape=shape, dtype=dtype)
+    return ColumnPlan(fld.name, "identifier", id_shape=template, dtype=dtype)
 
 
 def _shape(text: str) -> str:
     return re.sub(r"[A-Za-z]", "A", re.sub(r"\d", "9", text))
+
+
+def _tokens(template: str) -> list[tuple[str, bool]]:
+    """(character, is_literal) pairs of an identifier template (``\\X`` is a literal X)."""
+    out, i = [], 0
+    while i < len(template):
+        if template[i] == "\\" and i + 1 < len(template):
+            out.append((template[i + 1], True))
+            i += 2
+        else:
+            out.append((template[i], template[i] not in "9A"))
+            i += 1
+    return out
+
+
+def _count_free(template: str, cls: str) -> int:
+    return sum(1 for ch, literal in _tokens(template) if ch == cls and not literal)
+
+
+def _widen(template: str) -> str:
+    """One more free digit, placed beside the first free digit."""
+    out, done = [], False
+    for ch, literal in _tokens(template):
+        token = "\\" + ch if literal and ch in "9A\\" else ch
+        if not done and ch == "9" and not literal:
+            token, done = "99", True
+        out.append(token)
+    return "".join(out)
 
 
 def _fresh_identifiers(p: ColumnPlan, n: int, rng: np.random.Generator, start: int) -> pd.Series:
@@ -341,14 +376,16 @@ def _fresh_identifiers(p: ColumnPlan, n: int, rng: np.random.Generator, start: i
         dtype = p.dtype if p.dtype.startswith(("int", "Int")) else "int64"
         out = pd.Series(ids, dtype="int64")
         return out.astype(dtype) if dtype != "int64" else out
-    shape = p.id_shape or "SYN-999999"
-    digits = rng.integers(0, 10, size=(n, shape.count("9")))
-    letters = rng.integers(0, 26, size=(n, shape.count("A")))
-    rows = []
-    for i in range(n):
-        d = iter(digits[i])
-        a = iter(letters[i])
-        rows.append("".join(str(next(d)) if ch == "9" else chr(65 + int(next(a))) if ch == "A" else ch for ch in shape))
+    tokens = _tokens(p.id_shape or "\\S\\Y\\N-999999")
+    columns = []
+    for ch, literal in tokens:
+        if literal:
+            columns.append(np.full(n, ch, dtype=object))
+        elif ch == "9":
+            columns.append(rng.integers(0, 10, n).astype(str).astype(object))
+        else:
+            columns.append(np.array([chr(65 + k) for k in rng.integers(0, 26, n)], dtype=object))
+    rows = ["".join(parts) for parts in zip(*columns, strict=True)] if columns else [""] * n
     return pd.Series(rows, dtype=object)
 
 
