@@ -37,7 +37,9 @@ ModelArg = Annotated[Path, typer.Argument(help="A model folder written by `medsy
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed: same seed, same rows.")]
 ConditionOpt = Annotated[
     list[str] | None,
-    typer.Option("--condition", "-c", help="A condition every row meets, e.g. 'sex=F', 'age>=70' (repeatable; all hold)."),
+    typer.Option(
+        "--condition", "-c", help="A condition every row meets, e.g. 'sex=F', 'age>=70' (repeatable; all hold)."
+    ),
 ]
 
 
@@ -112,7 +114,11 @@ def fit(
         if value is not None:
             if key not in cls._param_names():
                 raise InputError(
-                    Problem(f"--{key}", f"generator '{generator}' has no {key}", "a DP generator (see `medsyn synth generators`)")
+                    Problem(
+                        f"--{key}",
+                        f"generator '{generator}' has no {key}",
+                        "a DP generator (see `medsyn synth generators`)",
+                    )
                 )
             params[key] = value
     unknown = sorted(set(params) - set(cls._param_names()))

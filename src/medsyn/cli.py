@@ -320,7 +320,9 @@ def _demo_synth(csv_path: Path, out_dir: Path) -> None:
     model.save(out_dir / "model")
     synthetic = model.sample(len(real), balance=["gender", "race"], seed=0)
     target = write_table(synthetic, out_dir / "synthetic_balanced.parquet")
-    table = Table("gender", "race", "real share", "synthetic share", title="Balanced synthetic table", header_style="bold")
+    table = Table(
+        "gender", "race", "real share", "synthetic share", title="Balanced synthetic table", header_style="bold"
+    )
     real_share = real.data.groupby(["gender", "race"]).size() / len(real)
     syn_share = synthetic.data.groupby(["gender", "race"]).size() / len(synthetic)
     for (gender, race), share in real_share.items():

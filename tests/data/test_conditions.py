@@ -66,7 +66,9 @@ _values = st.one_of(st.integers(-1000, 1000).map(float), _text)
 _clauses = st.one_of(
     st.builds(Condition, _names, st.sampled_from([Op.EQ, Op.NE]), _values),
     st.builds(Condition, _names, st.sampled_from([Op.LT, Op.LE, Op.GT, Op.GE]), st.integers(-99, 99).map(float)),
-    st.builds(Condition, _names, st.sampled_from([Op.IN, Op.NOT_IN]), st.lists(_values, min_size=1, max_size=4).map(tuple)),
+    st.builds(
+        Condition, _names, st.sampled_from([Op.IN, Op.NOT_IN]), st.lists(_values, min_size=1, max_size=4).map(tuple)
+    ),
     st.builds(Condition, _names, st.sampled_from([Op.MISSING, Op.NOT_MISSING])),
 )
 

@@ -15,11 +15,12 @@ def test_pure_composition_and_refusal_charges_nothing() -> None:
     acc.spend("structure", epsilon=0.3)
     acc.spend("marginals", epsilon=0.7)
     assert math.isclose(acc.spent_epsilon, 1.0)
-    with pytest.raises(PrivacyBudgetExceeded, match="'extra' needs ε=0.1"):
+    with pytest.raises(PrivacyBudgetExceeded, match=r"'extra' needs ε=0\.1"):
         acc.spend("extra", epsilon=0.1)
     assert len(acc.spends) == 2
     g = acc.guarantee("privbayes")
-    assert g.epsilon == pytest.approx(1.0) and g.delta == 0
+    assert g.epsilon == pytest.approx(1.0)
+    assert g.delta == 0
     assert PrivacyGuarantee.from_dict(g.to_dict()) == g
 
 

@@ -51,15 +51,18 @@ def test_types_ranges_categories_and_fresh_identifiers(fitted, table: pd.DataFra
     assert list(out.columns) == list(table.columns)
     assert out.dtypes.astype(str).to_dict() == table.dtypes.astype(str).to_dict()
     for col in ("age", "kappa", "creatinine", "futime"):
-        assert out[col].min() >= table[col].min() and out[col].max() <= table[col].max(), col
+        assert out[col].min() >= table[col].min(), col
+        assert out[col].max() <= table[col].max(), col
     for col in ("sex", "death", "chapter", "mgus"):
         assert set(out[col].dropna().astype(str)) <= set(table[col].dropna().astype(str)), col
     assert (out["age"] == out["age"].round()).all()
     assert not set(out["patient_id"]) & set(table["patient_id"])
-    assert out["patient_id"].is_unique and out["patient_id"].str.fullmatch(r"P-\d+").all()
+    assert out["patient_id"].is_unique
+    assert out["patient_id"].str.fullmatch(r"P-\d+").all()
     # missingness is learned, not dropped: creatinine is missing in ~17 % of real rows
     assert 0.05 < out["creatinine"].isna().mean() < 0.35
-    assert (out["discharged"] >= out["admitted"]).all() and (out["kappa"] <= 10).all()
+    assert (out["discharged"] >= out["admitted"]).all()
+    assert (out["kappa"] <= 10).all()
 
 
 def test_deterministic_under_a_seed(fitted) -> None:  # type: ignore[no-untyped-def]
@@ -73,11 +76,14 @@ def test_conditions_hold_on_every_row_including_rare_ones(fitted, table: pd.Data
     _, gen = fitted
     out = gen.sample(150, conditions='sex == "F" and age >= 70 and death == "dead"', seed=1).data
     assert len(out) == 150
-    assert (out["sex"] == "F").all() and (out["age"] >= 70).all() and (out["death"] == "dead").all()
+    assert (out["sex"] == "F").all()
+    assert (out["age"] >= 70).all()
+    assert (out["death"] == "dead").all()
     share = table["chapter"].value_counts(normalize=True)
     rare = str(share[(share > 0.005) & (share < 0.03)].index[0])  # a category of 0.5–3 % of rows
     out = gen.sample(50, conditions={"chapter": rare}, seed=2).data
-    assert (out["chapter"] == rare).all() and len(out) == 50
+    assert (out["chapter"] == rare).all()
+    assert len(out) == 50
     assert gen.sample(40, conditions="creatinine is missing", seed=3).data["creatinine"].isna().all()
     dates = gen.sample(40, conditions="admitted >= 2000-01-01", seed=3).data
     assert (dates["admitted"] >= pd.Timestamp("2000-01-01")).all()
@@ -92,7 +98,7 @@ def test_constraints_hold_over_seeds(fitted, seed: int) -> None:  # type: ignore
 
 
 def test_save_load_round_trip_and_corruption(fitted, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    name, gen = fitted
+    _name, gen = fitted
     gen.save(tmp_path / "m")
     again = synth.load(tmp_path / "m")
     assert type(again) is type(gen)
@@ -127,7 +133,8 @@ def test_privacy_guarantee_is_reported_and_within_budget(fitted) -> None:  # typ
     if epsilon is None:
         assert gen.privacy is None
     else:
-        assert gen.privacy is not None and gen.privacy.epsilon <= epsilon * (1 + 1e-9)
+        assert gen.privacy is not None
+        assert gen.privacy.epsilon <= epsilon * (1 + 1e-9)
         assert gen.privacy.spends
 
 

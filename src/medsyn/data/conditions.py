@@ -168,7 +168,9 @@ class Conditions:
         out = []
         for item in items:
             value = item.get("value")
-            out.append(Condition(str(item["column"]), Op(str(item["op"])), tuple(value) if isinstance(value, list) else value))  # type: ignore[arg-type]
+            out.append(
+                Condition(str(item["column"]), Op(str(item["op"])), tuple(value) if isinstance(value, list) else value)
+            )  # type: ignore[arg-type]
         return cls(tuple(out))
 
     # -- typing against a schema ------------------------------------------------------------
@@ -230,7 +232,9 @@ class Conditions:
         keep = np.ones(len(frame), dtype=bool)
         for clause in self.clauses:
             if clause.column not in frame.columns:
-                raise InputError(Problem(f"condition '{clause}'", f"no column '{clause.column}'", "a column of the data"))
+                raise InputError(
+                    Problem(f"condition '{clause}'", f"no column '{clause.column}'", "a column of the data")
+                )
             keep &= _clause_mask(frame[clause.column], clause)
         return keep
 

@@ -85,7 +85,9 @@ def _check_orderable(self: Constraint, schema: Schema) -> list[Problem]:
     for col in self.columns:
         if col in schema and schema[col].type.value not in _ORDERABLE:
             problems.append(
-                Problem(f"constraint '{self}'", f"column '{col}' is {schema[col].type.value}", "a numeric or date column")
+                Problem(
+                    f"constraint '{self}'", f"column '{col}' is {schema[col].type.value}", "a numeric or date column"
+                )
             )
     return problems
 
@@ -324,7 +326,9 @@ def parse_constraint(spec: str | Mapping[str, object] | Constraint, *, source: s
     if isinstance(spec, Mapping):
         return _from_mapping(spec, source)
     if not isinstance(spec, str):
-        raise InputError(Problem(source, f"a {type(spec).__name__}", "text such as 'systolic > diastolic' or a mapping"))
+        raise InputError(
+            Problem(source, f"a {type(spec).__name__}", "text such as 'systolic > diastolic' or a mapping")
+        )
     text = spec.strip()
     m = re.fullmatch(r"fixed\s*\((.+)\)", text, flags=re.IGNORECASE)
     if m:
@@ -379,7 +383,8 @@ def _from_mapping(spec: Mapping[str, object], source: str) -> Constraint:
         if kind == "fixed_combinations":
             cols = spec.get("columns") or re.findall(r"[^\s(),]+", str(spec.get("rule", "")))[1:]
             seen = spec.get("seen") or []
-            assert isinstance(cols, Sequence) and isinstance(seen, Sequence)
+            assert isinstance(cols, Sequence)
+            assert isinstance(seen, Sequence)
             return FixedCombinations(tuple(map(str, cols)), frozenset(tuple(map(str, k)) for k in seen))  # type: ignore[arg-type]
     except (KeyError, TypeError, ValueError, AssertionError) as exc:
         raise InputError(Problem(source, f"{dict(spec)} ({exc})", f"the keys of a '{kind}' constraint")) from None

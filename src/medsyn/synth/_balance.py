@@ -43,7 +43,13 @@ class GroupPlan:
     add: int
 
     def to_dict(self) -> dict[str, object]:
-        return {"group": self.label, "condition": str(self.conditions), "share": self.share, "count": self.count, "add": self.add}
+        return {
+            "group": self.label,
+            "condition": str(self.conditions),
+            "share": self.share,
+            "count": self.count,
+            "add": self.add,
+        }
 
 
 def _groups(frame: pd.DataFrame, by: str | Sequence[str], target: Target) -> list[tuple[str, Conditions, float]]:
@@ -51,7 +57,9 @@ def _groups(frame: pd.DataFrame, by: str | Sequence[str], target: Target) -> lis
     columns = [by] if isinstance(by, str) else list(by)
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise InputError(Problem("balance", f"unknown column(s) {missing}", f"columns of the data: {list(frame.columns)}"))
+        raise InputError(
+            Problem("balance", f"unknown column(s) {missing}", f"columns of the data: {list(frame.columns)}")
+        )
     if isinstance(target, Mapping):
         out = []
         for key, share in target.items():
@@ -86,7 +94,9 @@ def _groups(frame: pd.DataFrame, by: str | Sequence[str], target: Target) -> lis
     return [(label, c, 1.0 / len(out)) for label, c, _ in out]
 
 
-def balanced_groups(balance: str | Sequence[str] | Mapping[object, float], categories: Mapping[str, Sequence[str]]) -> list[tuple[Conditions, float]]:
+def balanced_groups(
+    balance: str | Sequence[str] | Mapping[object, float], categories: Mapping[str, Sequence[str]]
+) -> list[tuple[Conditions, float]]:
     """(conditions, share) per group for ``sample(n, balance=...)``: no real data, the model's categories.
 
     ``balance`` is a column or columns (equal shares over every combination of their
@@ -100,11 +110,17 @@ def balanced_groups(balance: str | Sequence[str] | Mapping[object, float], categ
             groups.append((Conditions.parse(key, source="balance"), float(share)))
         total = sum(s for _, s in groups)
         if total <= 0 or any(s < 0 for _, s in groups):
-            raise InputError(Problem("balance", "shares that are negative or sum to 0", "shares >= 0 with a positive sum"))
+            raise InputError(
+                Problem("balance", "shares that are negative or sum to 0", "shares >= 0 with a positive sum")
+            )
         return [(c, s / total) for c, s in groups]
     columns = [balance] if isinstance(balance, str) else list(balance)
     problems = [
-        Problem(f"balance by '{c}'", "not a categorical or boolean column of the model", "a categorical column, or a mapping of conditions to shares")
+        Problem(
+            f"balance by '{c}'",
+            "not a categorical or boolean column of the model",
+            "a categorical column, or a mapping of conditions to shares",
+        )
         for c in columns
         if c not in categories
     ]
@@ -161,7 +177,10 @@ def plan_rebalance(
             raise InputError(Problem("balance", "target 'minority' without n", "n: how many rows to add"))
         smallest = int(np.argmin(counts))
         adds = [n if i == smallest else 0 for i in range(len(groups))]
-        return [GroupPlan(g[0], g[1], float(i == smallest), c, a) for i, (g, c, a) in enumerate(zip(groups, counts, adds, strict=True))]
+        return [
+            GroupPlan(g[0], g[1], float(i == smallest), c, a)
+            for i, (g, c, a) in enumerate(zip(groups, counts, adds, strict=True))
+        ]
     shares = np.array([s for _, _, s in groups])
     if n is None:
         positive = shares > 0

@@ -80,7 +80,9 @@ class Generator(ABC):
 
     def __repr__(self) -> str:
         defaults = {
-            p.name: p.default for p in inspect.signature(type(self).__init__).parameters.values() if p.kind == p.KEYWORD_ONLY
+            p.name: p.default
+            for p in inspect.signature(type(self).__init__).parameters.values()
+            if p.kind == p.KEYWORD_ONLY
         }
         shown = [f"{k}={v!r}" for k, v in self.get_params().items() if defaults.get(k) != v]
         return f"{type(self).__name__}({', '.join(shown)})"
@@ -165,7 +167,9 @@ class Generator(ABC):
         digest = hashlib.sha256(arrays_file.read_bytes()).hexdigest()
         if digest != meta.get("arrays_sha256"):
             raise DataFormatError(
-                Problem(str(arrays_file), "content does not match the digest in model.json", "an unmodified saved model")
+                Problem(
+                    str(arrays_file), "content does not match the digest in model.json", "an unmodified saved model"
+                )
             )
         target = GENERATORS.get(str(meta.get("generator")))
         if cls is not Generator and not issubclass(target, cls):
@@ -175,7 +179,9 @@ class Generator(ABC):
             model = target(**meta["params"])
             model._set_state(meta["state"], arrays)
         except (KeyError, TypeError, ValueError, SafetensorError) as exc:
-            raise DataFormatError(Problem(str(path), f"a damaged model ({type(exc).__name__}: {exc})", "a saved model")) from None
+            raise DataFormatError(
+                Problem(str(path), f"a damaged model ({type(exc).__name__}: {exc})", "a saved model")
+            ) from None
         model.fitted_ = True
         return model
 
@@ -206,7 +212,9 @@ def _check_generator(name: str, cls: type[Generator]) -> None:
     if not (isinstance(cls, type) and issubclass(cls, Generator)):
         raise TypeError(f"generator '{name}' must subclass medsyn.synth.Generator")
     if getattr(cls, "name", None) != name:
-        raise TypeError(f"generator class {cls.__name__} has name {getattr(cls, 'name', None)!r}, registered as {name!r}")
+        raise TypeError(
+            f"generator class {cls.__name__} has name {getattr(cls, 'name', None)!r}, registered as {name!r}"
+        )
     if not isinstance(getattr(cls, "supports", None), Supports):
         raise TypeError(f"generator '{name}' must declare `supports = Supports(...)`")
     sig = inspect.signature(cls.__init__)

@@ -154,7 +154,9 @@ class TabularGenerator(Generator):
             kind = self.plan_.plan(clause.column).kind
             if kind in ("identifier", "text"):
                 raise InputError(
-                    Problem(f"condition '{clause}'", f"a condition on {kind} column '{clause.column}'", "a modelled column")
+                    Problem(
+                        f"condition '{clause}'", f"a condition on {kind} column '{clause.column}'", "a modelled column"
+                    )
                 )
         rules = self.constraints_ + parse_constraints(constraints)
         if constraints:
@@ -241,7 +243,9 @@ class TabularGenerator(Generator):
         out = pd.concat(parts, ignore_index=True) if parts else self.plan_.decode(self._empty(), rng)
         out = out.iloc[rng.permutation(len(out))].reset_index(drop=True)
         return TabularDataset(
-            out, self.schema_, Provenance(source=f"synthetic:{self.name}", reader="medsyn.synth", warnings=tuple(self.warnings_))
+            out,
+            self.schema_,
+            Provenance(source=f"synthetic:{self.name}", reader="medsyn.synth", warnings=tuple(self.warnings_)),
         )
 
     def _empty(self) -> pd.DataFrame:
@@ -371,7 +375,9 @@ def _days(value: object) -> float:
 
 
 def _describe(conds: Conditions, rules: Sequence[Constraint]) -> str:
-    parts = ([f"the conditions '{conds}'"] if conds else []) + ([f"the constraints {[str(r) for r in rules]}"] if rules else [])
+    parts = ([f"the conditions '{conds}'"] if conds else []) + (
+        [f"the constraints {[str(r) for r in rules]}"] if rules else []
+    )
     return " and ".join(parts) or "the model"
 
 

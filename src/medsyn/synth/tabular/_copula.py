@@ -116,7 +116,7 @@ class GaussianCopula(TabularGenerator):
                 knots = self.knots_[col.name]
                 out[col.name] = np.interp(u[:, j], np.linspace(0, 1, len(knots)), knots)
             else:
-                order, lo, hi = self.cdf_[col.name]
+                order, _lo, hi = self.cdf_[col.name]
                 k = np.clip(np.searchsorted(hi, u[:, j], side="right"), 0, len(hi) - 1)
                 codes = order.astype(int)[k]
                 out[col.name] = pd.Categorical.from_codes(codes, categories=list(col.categories))

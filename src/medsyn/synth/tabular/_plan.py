@@ -244,8 +244,14 @@ def _learn_column(col: pd.Series, fld: Field, private: bool) -> tuple[ColumnPlan
         date_only = kind == "datetime" and bool(np.all(np.mod(observed, 1.0) == 0))
         return (
             ColumnPlan(
-                fld.name, kind, low=low, high=high, decimals=decimals, has_missing=has_missing,
-                date_only=date_only, dtype=dtype,
+                fld.name,
+                kind,
+                low=low,
+                high=high,
+                decimals=decimals,
+                has_missing=has_missing,
+                date_only=date_only,
+                dtype=dtype,
             ),
             None,
         )
@@ -307,7 +313,7 @@ def _decimals(values: np.ndarray) -> int | None:
     """The number of decimals the data is recorded with (≤ 6), or None when it looks continuous."""
     if values.size == 0:
         return None
-    sample = values[: 10_000]
+    sample = values[:10_000]
     for d in range(7):
         if np.allclose(sample, np.round(sample, d), rtol=0, atol=1e-9 * max(1.0, float(np.abs(sample).max()))):
             return d
