@@ -21,6 +21,13 @@ def test_every_reader_is_documented_in_the_data_guide() -> None:
     assert [name for name in READERS.names() if f"`{name}`" not in guide] == []
 
 
+def test_every_generator_is_documented_in_the_synthesis_guide() -> None:
+    from medsyn.synth import GENERATORS
+
+    guide = (ROOT / "docs" / "synthesis.md").read_text(encoding="utf-8")
+    assert [name for name in GENERATORS.names() if f"`{name}`" not in guide] == []
+
+
 def test_readme_starts_with_the_two_commands() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert readme.index("make demo") < readme.index("## Install")

@@ -16,6 +16,11 @@ PACKAGES = [
     "medsyn.quality.signal",
     "medsyn.quality.image",
     "medsyn.report",
+    "medsyn.synth",
+    "medsyn.synth.tabular",
+    "medsyn.privacy",
+    "medsyn.data.conditions",
+    "medsyn.data.constraints",
     "medsyn.metric",
     "medsyn.errors",
 ]

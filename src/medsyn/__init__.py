@@ -1,7 +1,8 @@
 """medsyn: trustworthy medical AI data — audit, protect, synthesise, evaluate, govern.
 
 ``import medsyn`` stays light: subpackages load on first use (``medsyn.data``, ``medsyn.quality``,
-``medsyn.report``), and heavy optional libraries load only inside the functions that need them.
+``medsyn.synth``, ``medsyn.privacy``, ``medsyn.report``), and heavy optional libraries load only
+inside the functions that need them.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import importlib
 from types import ModuleType
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "data", "quality", "read", "report"]
+__all__ = ["__version__", "data", "privacy", "quality", "read", "report", "synth"]
 
-_SUBPACKAGES = frozenset({"data", "quality", "report"})
+_SUBPACKAGES = frozenset({"data", "privacy", "quality", "report", "synth"})
 
 
 def __getattr__(name: str) -> object:

@@ -13,7 +13,7 @@ import typer
 import yaml
 from rich.table import Table
 
-from medsyn.cli import (
+from medsyn._cli_common import (
     DecimalOpt,
     DelimiterOpt,
     EncodingOpt,
@@ -21,7 +21,7 @@ from medsyn.cli import (
     HeaderOpt,
     PathArg,
     SchemaOpt,
-    _read,
+    read_input,
     console,
 )
 from medsyn.errors import InputError, Problem
@@ -126,7 +126,7 @@ def fit(
         raise InputError(
             Problem("--param", f"unknown parameter(s) {unknown} for '{generator}'", f"one of {cls._param_names()}")
         )
-    ds = _read(path, schema, fmt, delimiter=delimiter, encoding=encoding, decimal=decimal, header=header)
+    ds = read_input(path, schema, fmt, delimiter=delimiter, encoding=encoding, decimal=decimal, header=header)
     if not isinstance(ds, TabularDataset):
         raise InputError(Problem(str(path), f"a {ds.modality.value} dataset", "a table"))
     model = cls(**params).fit(ds, constraints=constraint, seed=seed, progress=True)
@@ -186,7 +186,7 @@ def augment(
     from medsyn.synth import load, plan_rebalance, rebalance
 
     model = load(model_path)
-    ds = _read(path, schema, fmt)
+    ds = read_input(path, schema, fmt)
     if not isinstance(ds, TabularDataset):
         raise InputError(Problem(str(path), f"a {ds.modality.value} dataset", "a table"))
     plans = plan_rebalance(ds, by, target, n=n)

@@ -17,15 +17,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from medsyn import __version__
+from medsyn._cli_common import (
+    DecimalOpt,
+    DelimiterOpt,
+    EncodingOpt,
+    FormatOpt,
+    HeaderOpt,
+    PathArg,
+    SchemaOpt,
+    read_input,
+    console,
+    err_console,
+)
+from medsyn._synth_cli import synth_app
 from medsyn.errors import MedsynError
 
 if TYPE_CHECKING:
-    from medsyn.data import Dataset, Schema
+    from medsyn.data import Schema
     from medsyn.metric import MetricResult
 
 __all__ = ["app", "main"]
@@ -38,8 +50,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console(stderr=False)
-err_console = Console(stderr=True)
 
 EXIT_FINDINGS = 4
 _STATUS_STYLE = {"pass": "green", "info": "blue", "warn": "yellow", "fail": "red", "skipped": "dim", "error": "magenta"}
@@ -57,24 +67,6 @@ class SchemaFormat(StrEnum):
     md = "md"
 
 
-PathArg = Annotated[
-    Path, typer.Argument(help="A table (CSV/Parquet/zip member), WFDB/EDF/DICOM file or folder, or an image folder.")
-]
-SchemaOpt = Annotated[
-    Path | None, typer.Option("--schema", "-s", help="YAML overrides: fields: {col: {type:, role:, unit:}}.")
-]
-FormatOpt = Annotated[
-    str | None, typer.Option("--format", "-f", help="Reader to use instead of detection (see `medsyn formats`).")
-]
-DelimiterOpt = Annotated[str | None, typer.Option("--delimiter", help="CSV field separator (detected if omitted).")]
-EncodingOpt = Annotated[str | None, typer.Option("--encoding", help="CSV text encoding, e.g. cp1252 (default utf-8).")]
-HeaderOpt = Annotated[
-    bool | None,
-    typer.Option("--header/--no-header", help="CSV: the first line holds column names (detected if omitted)."),
-]
-DecimalOpt = Annotated[str | None, typer.Option("--decimal", help="CSV decimal mark: '.' or ',' (guessed if omitted).")]
-
-
 def _version(value: bool) -> None:
     if value:
         console.print(f"medsyn {__version__}")
@@ -88,15 +80,6 @@ def _root(
     ] = False,
 ) -> None:
     """medsyn — point it at medical data; get its data dictionary and a quality audit."""
-
-
-def _read(path: Path, schema: Path | None, fmt: str | None, **options: str | bool | None) -> Dataset:
-    """Read with the reader options that were given (``None`` means: let the reader detect it)."""
-    from medsyn.data import read
-
-    given = {k: v for k, v in options.items() if v is not None}
-    with console.status(f"Reading {path} …"):
-        return read(path, format=fmt, schema=schema, **given)
 
 
 def _schema_table(schema: Schema) -> Table:
@@ -132,7 +115,7 @@ def inspect(
     header: HeaderOpt = None,
 ) -> None:
     """Print what a dataset holds and its inferred data dictionary."""
-    ds = _read(path, schema, fmt, delimiter=delimiter, encoding=encoding, decimal=decimal, header=header)
+    ds = read_input(path, schema, fmt, delimiter=delimiter, encoding=encoding, decimal=decimal, header=header)
     summary = ds.summary()
     console.print(f"[bold]{path}[/]: {summary['modality']}, {summary['records']} records", highlight=False)
     for key, value in summary.items():
@@ -159,7 +142,7 @@ def schema_cmd(
     from medsyn._atomic import write_text
     from medsyn.errors import InputError
 
-    ds = _read(path, schema, fmt, delimiter=delimiter, encoding=encoding, decimal=decimal, header=header)
+    ds = read_input(path, schema, fmt, delimiter=delimiter, encoding=encoding, decimal=decimal, header=header)
     writers = {".yaml": ds.schema.to_yaml, ".yml": ds.schema.to_yaml, ".json": ds.schema.to_json}
     suffix = output.suffix.lower()
     if suffix == ".md":
@@ -196,7 +179,7 @@ def audit(
     from medsyn.quality import audit as run_audit
     from medsyn.report import Report
 
-    ds = _read(path, schema, fmt, delimiter=delimiter, encoding=encoding, decimal=decimal, header=header)
+    ds = read_input(path, schema, fmt, delimiter=delimiter, encoding=encoding, decimal=decimal, header=header)
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -352,13 +335,7 @@ def main() -> None:
         sys.exit(1)
 
 
-def _add_subcommands() -> None:
-    from medsyn._synth_cli import synth_app
-
-    app.add_typer(synth_app, name="synth")
-
-
-_add_subcommands()
+app.add_typer(synth_app, name="synth")
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,41 @@
+"""Options and helpers every ``medsyn`` command shares (kept apart so sub-apps can import them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from medsyn.data import Dataset
+
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+PathArg = Annotated[
+    Path, typer.Argument(help="A table (CSV/Parquet/zip member), WFDB/EDF/DICOM file or folder, or an image folder.")
+]
+SchemaOpt = Annotated[
+    Path | None, typer.Option("--schema", "-s", help="YAML overrides: fields: {col: {type:, role:, unit:}}.")
+]
+FormatOpt = Annotated[
+    str | None, typer.Option("--format", "-f", help="Reader to use instead of detection (see `medsyn formats`).")
+]
+DelimiterOpt = Annotated[str | None, typer.Option("--delimiter", help="CSV field separator (detected if omitted).")]
+EncodingOpt = Annotated[str | None, typer.Option("--encoding", help="CSV text encoding, e.g. cp1252 (default utf-8).")]
+HeaderOpt = Annotated[
+    bool | None,
+    typer.Option("--header/--no-header", help="CSV: the first line holds column names (detected if omitted)."),
+]
+DecimalOpt = Annotated[str | None, typer.Option("--decimal", help="CSV decimal mark: '.' or ',' (guessed if omitted).")]
+
+
+def read_input(path: Path, schema: Path | None, fmt: str | None, **options: str | bool | None) -> Dataset:
+    """Read with the reader options that were given (``None`` means: let the reader detect it)."""
+    from medsyn.data import read
+
+    given = {k: v for k, v in options.items() if v is not None}
+    with console.status(f"Reading {path} …"):
+        return read(path, format=fmt, schema=schema, **given)
