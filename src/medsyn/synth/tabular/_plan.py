@@ -188,9 +188,7 @@ class TablePlan:
                     values[np.asarray(model[f"{p.name}__missing"]).astype(str) == "1"] = np.nan
                 out[p.name] = _from_float(values, p)
             elif p.kind in ("categorical", "boolean"):
-                text = pd.Series(np.asarray(model[p.name], dtype=object)).astype(object)
-                text = text.where(text != MISSING, None)
-                out[p.name] = _from_text(text, p)
+                out[p.name] = _from_categories(model[p.name], p)
             elif p.kind == "identifier":
                 out[p.name] = _fresh_identifiers(p, n, rng, start)
             elif p.kind == "constant":
@@ -423,22 +421,59 @@ def _from_float(values: np.ndarray, p: ColumnPlan) -> pd.Series:
 
 
 def _as_text(col: pd.Series, kind: str) -> pd.Series:
-    """Categories as text; booleans as 'False'/'True' whatever the spelling (0/1, yes/no)."""
+    """Categories as text; booleans as 'False'/'True' whatever the spelling (0/1, yes/no).
+
+    Works on the distinct values only (``pd.factorize``), so a million rows cost a few
+    thousand string conversions, not a million.
+    """
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
     if kind == "boolean":
-        lowered = col.astype("string").str.strip().str.lower()
-        truthy = lowered.isin(["true", "1", "1.0", "yes", "y", "t"])
-        falsy = lowered.isin(["false", "0", "0.0", "no", "n", "f"])
-        return pd.Series(np.where(truthy, "True", np.where(falsy, "False", None)), index=col.index, dtype=object)
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        col = col.astype(object)
-    text = col.map(lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else _text(v))
-    return text.astype(object)
+        lowered = [str(_text(u)).strip().lower() for u in uniques]
+        names = [
+            "True" if v in _TRUE else "False" if v in _FALSE else None  # unknown spellings become missing
+            for v in lowered
+        ]
+    else:
+        names = [_text(u) for u in uniques]
+    table = np.array([*names, None], dtype=object)
+    return pd.Series(table[codes], index=col.index, dtype=object)
+
+
+_TRUE = frozenset({"true", "1", "1.0", "yes", "y", "t"})
+_FALSE = frozenset({"false", "0", "0.0", "no", "n", "f"})
 
 
 def _text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def _from_categories(column: pd.Series, p: ColumnPlan) -> pd.Series:
+    """Model categories → the column's own values and dtype, working on codes (fast at 1M rows)."""
+    values = pd.Categorical(column, categories=[*p.categories, MISSING])
+    codes = np.where(values.codes == len(p.categories), -1, values.codes)
+    uniques = pd.Series(list(p.categories), dtype=object)
+    restored = _from_text(uniques, p)
+    if isinstance(restored.dtype, pd.CategoricalDtype):
+        return pd.Series(pd.Categorical.from_codes(codes, dtype=restored.dtype))
+    if pd.api.types.is_bool_dtype(restored.dtype) or str(restored.dtype) == "boolean":
+        flags = restored.to_numpy(dtype=bool)[np.maximum(codes, 0)]
+        out = pd.Series(flags, dtype="boolean")
+        out[codes < 0] = pd.NA
+        return out if (codes < 0).any() or p.dtype == "boolean" else out.astype(bool)
+    if pd.api.types.is_numeric_dtype(restored.dtype):
+        numbers = restored.to_numpy(dtype=float, na_value=np.nan)
+        picked = np.where(codes < 0, np.nan, numbers[np.maximum(codes, 0)])
+        if p.dtype.startswith("float"):
+            return pd.Series(picked, dtype=p.dtype)
+        if np.isnan(picked).any() or p.dtype.startswith("Int"):
+            return pd.Series(pd.array(np.where(np.isnan(picked), 0, picked).astype("int64"), dtype="Int64")).mask(
+                np.isnan(picked)
+            )
+        return pd.Series(picked.astype(p.dtype if p.dtype.startswith("int") else "int64"))
+    table = np.array([*restored.tolist(), None], dtype=object)
+    return pd.Series(table[codes], dtype=object)
 
 
 def _from_text(text: pd.Series, p: ColumnPlan) -> pd.Series:
