@@ -137,8 +137,34 @@ def machine() -> dict[str, Any]:
     }
 
 
+def heading(report: dict[str, Any]) -> list[str]:
+    """The title of a report's tables and a sentence on the machine and the command (no full stop after it)."""
+    m = report["machine"]
+    return [
+        f"### {report['label']} — {report['date']}",
+        "",
+        f"Machine: {m['cores']} cores, {m['arch']}, {m['cpu'] or 'cpu ?'}, {m['memory_gib']} GiB; "
+        f"Python {m['python']}; load average at start {m['load_average'][0]:.1f}. Command: `{report['command']}`",
+    ]
+
+
 def fmt(x: Any, spec: str = ".2f") -> str:
     return format(x, spec) if isinstance(x, int | float) else "–"
+
+
+def speedup(theirs_s: float, ours_s: float) -> str:
+    """``"7.3× faster"`` (their time / ours) or ``"2.0× slower"``."""
+    r = theirs_s / ours_s
+    return f"{r:.1f}× faster" if r >= 1 else f"{1 / r:.1f}× slower"
+
+
+def failure(r: dict[str, Any]) -> str | None:
+    """``"skipped: why"`` or ``"error: what"`` for a runner result that did not run through, else None."""
+    if "skipped" in r:
+        return f"skipped: {r['skipped']}"
+    if "error" in r:
+        return f"error: {r['error']}"
+    return None
 
 
 def write_json(path: Path, data: Any) -> None:

@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _harness import CACHE, HERE, SHARED, ensure_venv, log, machine, record, run_runner
+from _harness import CACHE, HERE, SHARED, ensure_venv, failure, heading, log, machine, record, run_runner, speedup
 from _harness import fmt as _fmt
 
 DIABETES = SHARED / "diabetes_130us_hospitals" / "dataset_diabetes.zip" / "dataset_diabetes" / "diabetic_data.csv"
@@ -239,15 +239,12 @@ def _ok(r: dict[str, Any] | None) -> bool:
 def ratio_text(ours: dict[str, Any], other: dict[str, Any], *, key: str = "audit_s") -> str:
     if not (_ok(ours) and _ok(other)) or ours[key] <= 0:
         return "–"
-    r = other[key] / ours[key]
-    return f"{r:.1f}× faster" if r >= 1 else f"{1 / r:.1f}× slower"
+    return speedup(other[key], ours[key])
 
 
 def _status(r: dict[str, Any]) -> str:
-    if "skipped" in r:
-        return f"skipped: {r['skipped']}"
-    if "error" in r:
-        return f"error: {r['error']}"
+    if failed := failure(r):
+        return failed
     errs = r.get("metric_errors") or []
     return f"{len(errs)} metric error(s)" if errs else "ok"
 
@@ -323,13 +320,11 @@ def image_table(meta: dict[str, Any], results: dict[str, dict[str, Any]]) -> lis
 
 
 def markdown(report: dict[str, Any]) -> str:
-    m = report["machine"]
+    title, blank, machine_line = heading(report)
     lines = [
-        f"### {report['label']} — {report['date']}",
-        "",
-        f"Machine: {m['cores']} cores, {m['arch']}, {m['cpu'] or 'cpu ?'}, {m['memory_gib']} GiB; "
-        f"Python {m['python']}; load average at start {m['load_average'][0]:.1f}. "
-        f"Command: `{report['command']}`; repeat {report['repeat']} (median).",
+        title,
+        blank,
+        f"{machine_line}; repeat {report['repeat']} (median).",
         "",
         f"Data: {report['data_note']}",
         "",

@@ -34,7 +34,22 @@ from pathlib import Path
 from typing import Any
 
 from _anchors._align import align
-from _harness import CACHE, SHARED, Steps, ensure_venv, fmt, log, machine, record, run_runner, write_json
+from _harness import (
+    CACHE,
+    SHARED,
+    VENVS,
+    Steps,
+    ensure_venv,
+    failure,
+    fmt,
+    heading,
+    log,
+    machine,
+    record,
+    run_runner,
+    speedup,
+    write_json,
+)
 
 SURVIVAL = SHARED / "survival_sets_sksurv_lifelines"
 WORK = CACHE / "synth"
@@ -44,8 +59,12 @@ VENV_STEPS: dict[str, Steps] = {
     "sdv": [(True, ["torch==2.13.0"]), (True, ["sdv", "sdmetrics", "pyarrow"])],
     # synthcity ≥ 0.2.12 pins torch<2.3 and numpy<2 (a CUDA torch download), so it does not resolve beside
     # torch 2.13; unpinned, pip falls back to synthcity 0.2.4, which installs (4.5 min, 3 GB) but fails at
-    # import (its torchvision breaks beside torch 2.13; scipy ≥ 1.14 dropped scipy.integrate.trapz).
+    # import (its torchvision breaks beside torch 2.13; scipy ≥ 1.14 dropped scipy.integrate.trapz; pydantic 2).
     "synthcity": [(True, ["torch==2.13.0"]), (True, ["synthcity>=0.2.12", "pyarrow"])],
+}
+#: Why a venv does not install, where known (pip's quiet log only says ResolutionImpossible).
+INSTALL_PROBLEMS = {
+    "synthcity": "synthcity ≥ 0.2.12 requires torch < 2.3 and numpy < 2 (pip: ResolutionImpossible beside torch 2.13)"
 }
 #: A pip step longer than this counts as "does not install".
 INSTALL_TIMEOUT_S = 900
@@ -322,13 +341,17 @@ def run_generator(
     if gen in ANCHORS:
         tool, runner = ANCHORS[gen]
         python, install_notes = ensure_venv(tool, VENV_STEPS[tool], step_timeout=INSTALL_TIMEOUT_S)
-        notes.extend(f"{tool}: {n}" for n in install_notes)
         if python is None:
-            return {"tool": tool, "skipped": "does not install: " + ("; ".join(install_notes) or "?")}
+            why = INSTALL_PROBLEMS.get(tool) or "; ".join(install_notes) or "?"
+            notes.append(f"{tool} does not install: {why}; pip log: {VENVS / (tool + '-install.log')}")
+            return {"tool": tool, "skipped": f"does not install: {why}"}
+        notes.extend(f"{tool}: {n}" for n in install_notes)
     else:
         tool, runner, python = "medsyn", "medsyn_synth.py", Path(sys.executable)
         if args.ours_error:
             return {"tool": tool, "skipped": args.ours_error}
+        if gen not in args.registered:
+            return {"tool": tool, "skipped": f"not registered (medsyn.synth has {', '.join(args.registered)})"}
     if gen in DEEP and meta["rows"] > args.max_deep_rows:
         return {"tool": tool, "skipped": f"deep model: tables over {args.max_deep_rows:,} rows are left out"}
     out = WORK / "samples" / path.stem / f"{gen}.parquet"
@@ -397,15 +420,12 @@ def _quality(r: dict[str, Any]) -> float | None:
 def _ratio(theirs: dict[str, Any] | None, ours: dict[str, Any], cpu: bool = False) -> str:
     if not (theirs and _ok(theirs) and _ok(ours)) or _total(ours, cpu) <= 0:
         return "–"
-    r = _total(theirs, cpu) / _total(ours, cpu)
-    return f"{r:.1f}× faster" if r >= 1 else f"{1 / r:.1f}× slower"
+    return speedup(_total(theirs, cpu), _total(ours, cpu))
 
 
 def _status(r: dict[str, Any]) -> str:
-    if "skipped" in r:
-        return f"skipped: {r['skipped']}"
-    if "error" in r:
-        return f"error: {r['error']}"
+    if failed := failure(r):
+        return failed
     errs = [f"{k}: {r[k]['error']}" for k in ("sdmetrics", "ours") if "error" in (r.get(k) or {})]
     return "; ".join(errs) or "ok"
 
@@ -415,36 +435,44 @@ def block_rows(block: dict[str, Any]) -> list[list[str]]:
     rows = []
     for gen, r in results.items():
         ours_side = r.get("tool") == "medsyn"
-        sd, mine = r.get("sdmetrics") or {}, r.get("ours") or {}
-        other = results.get(COUNTERPART.get(gen, SDV_GC)) if ours_side else None
-        vs = f"{_ratio(other, r)} ({COUNTERPART.get(gen, SDV_GC)})" if ours_side and _ratio(other, r) != "–" else "–"
-        rows.append(
-            [
-                gen,
-                f"{r.get('tool', '?')} {r.get('version', '')}".strip(),
-                str(r.get("epochs") or "–") if gen in DEEP else "–",
-                fmt(r.get("fit_s")),
-                fmt(r.get("fit_cpu_s")),
-                fmt(r.get("sample_s")),
-                fmt(r.get("sample_cpu_s")),
-                fmt(r.get("peak_mb"), ".0f"),
-                fmt(sd.get("quality"), ".3f"),
-                fmt(sd.get("Column Shapes"), ".3f"),
-                fmt(sd.get("Column Pair Trends"), ".3f"),
-                fmt(mine.get("fidelity"), ".3f"),
-                fmt(mine.get("marginals"), ".3f"),
-                fmt(mine.get("pairs"), ".3f"),
-                vs,
-                _status(r),
-            ]
-        )
+        rows.append([gen, *_row_numbers(gen, r), _versus(gen, r, results) if ours_side else "–", _status(r)])
     return rows
+
+
+def _versus(gen: str, r: dict[str, Any], results: dict[str, dict[str, Any]]) -> str:
+    """Ours against its SDV counterpart: time ratio (fit + sample wall) and quality difference."""
+    name = COUNTERPART.get(gen, SDV_GC)
+    other = results.get(name)
+    if _ratio(other, r) == "–" or other is None:
+        return "–"
+    q, qo = _quality(r), _quality(other)
+    dq = f", quality {q - qo:+.3f}" if q is not None and qo is not None else ""
+    return f"{name}: {_ratio(other, r)}{dq}"
+
+
+def _row_numbers(gen: str, r: dict[str, Any]) -> list[str]:
+    sd, mine = r.get("sdmetrics") or {}, r.get("ours") or {}
+    return [
+        f"{r.get('tool', '?')} {r.get('version', '')}".strip(),
+        str(r.get("epochs") or "–") if gen in DEEP else "–",
+        fmt(r.get("fit_s")),
+        fmt(r.get("fit_cpu_s")),
+        fmt(r.get("sample_s")),
+        fmt(r.get("sample_cpu_s")),
+        fmt(r.get("peak_mb"), ".0f"),
+        fmt(sd.get("quality"), ".3f"),
+        fmt(sd.get("Column Shapes"), ".3f"),
+        fmt(sd.get("Column Pair Trends"), ".3f"),
+        fmt(mine.get("fidelity"), ".3f"),
+        fmt(mine.get("marginals"), ".3f"),
+        fmt(mine.get("pairs"), ".3f"),
+    ]
 
 
 HEADER = [
     "generator", "tool", "epochs", "fit s", "fit CPU s", "sample s", "sample CPU s", "peak MB",
     "SDMetrics quality", "shapes", "pair trends", "our fidelity", "marginals", "pairs",
-    "ours vs SDV (fit+sample wall)", "status",
+    "ours vs SDV (fit+sample wall, quality)", "status",
 ]  # fmt: skip
 
 
@@ -504,13 +532,11 @@ def render(rows: list[list[str]], markdown: bool) -> list[str]:
 
 
 def report_text(report: dict[str, Any], markdown: bool) -> str:
-    m = report["machine"]
+    title, blank, machine_line = heading(report)
     lines = [
-        f"### {report['label']} — {report['date']}",
-        "",
-        f"Machine: {m['cores']} cores, {m['arch']}, {m['cpu'] or 'cpu ?'}, {m['memory_gib']} GiB; "
-        f"Python {m['python']}; load average at start {m['load_average'][0]:.1f}. "
-        f"Command: `{report['command']}`. Deep models ({', '.join(sorted(DEEP))}): {report['epochs']} epochs, "
+        title,
+        blank,
+        f"{machine_line}. Deep models ({', '.join(sorted(DEEP))}): {report['epochs']} epochs, "
         f"tables over {report['max_deep_rows']:,} rows left out. Quality is scored on at most "
         f"{report['score_rows']:,} rows of each table (seeded sample).",
         "",
@@ -594,6 +620,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         record(report_text(report, markdown), args.record)
         return 0
     registered, args.ours_error = registered_ours()
+    args.registered = registered
     ours = registered if args.generators == "all" else _names(args.generators)
     if args.generators == "all" and not registered:
         ours = [g for g in OURS if g in {"gaussian_copula", "cart"}]  # rows that say why they did not run

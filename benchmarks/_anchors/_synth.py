@@ -98,3 +98,14 @@ def run(
         traceback.print_exc()
     out["ru_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
     _common.emit(out)
+
+
+def categories_as_objects(frame: Any) -> Any:
+    """A copy with pandas ``category`` columns as plain objects (SDV's CTGAN/TVAE and synthcity refuse ``category``)."""
+    import pandas as pd
+
+    out = frame.copy()
+    for name in out.columns:
+        if isinstance(out[name].dtype, pd.CategoricalDtype):
+            out[name] = out[name].astype(object)
+    return out

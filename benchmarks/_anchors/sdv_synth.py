@@ -5,7 +5,9 @@ Benchmark only: SDV is under the Business Source License, never a dependency of 
 Models: ``sdv_gaussian_copula`` (``GaussianCopulaSynthesizer``, SDV's defaults: beta marginals),
 ``sdv_ctgan`` and ``sdv_tvae`` (``CTGANSynthesizer`` / ``TVAESynthesizer`` with ``epochs`` from
 ``--epochs``, otherwise SDV's defaults; CPU). Timed as fit: building SDV ``Metadata`` from the
-driver's column sdtypes + ``synthesizer.fit(df)``; sample: ``synthesizer.sample(num_rows=N)``.
+driver's column sdtypes, casting pandas ``category`` columns to ``object`` (CTGAN/TVAE refuse them)
+and ``synthesizer.fit``; sample: ``synthesizer.sample(num_rows=N)``. SDV ≥ 2 takes and returns
+``{table name: DataFrame}`` in its single-table synthesizers too.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ except Exception as exc:
     raise SystemExit(0) from None
 
 TABLE = "table"
+#: SDV 2 takes and returns ``{table name: DataFrame}`` even in single-table synthesizers; SDV 1 a DataFrame.
+SDV2 = int(_common.version("sdv").split(".")[0]) >= 2
 MODELS: dict[str, Any] = {
     "sdv_gaussian_copula": GaussianCopulaSynthesizer,
     "sdv_ctgan": CTGANSynthesizer,
@@ -48,13 +52,15 @@ def fit(model: str, df: pd.DataFrame, meta: dict[str, Any], args: argparse.Names
             params["epochs"] = args.epochs
     args.info["params"] = params
     synthesizer = MODELS[model](sdv_metadata(meta), **params)
-    synthesizer.fit(df[list(meta["columns"])])
+    table = _synth.categories_as_objects(df[list(meta["columns"])])  # CTGAN/TVAE refuse the 'category' dtype
+    synthesizer.fit({TABLE: table} if SDV2 else table)
     return synthesizer
 
 
 def sample(synthesizer: Any, rows: int, seed: int) -> pd.DataFrame:
     # SDV fixes its own sampling seed (sdv.single_table.base.FIXED_RNG_SEED) unless reset
-    return synthesizer.sample(num_rows=rows)
+    out = synthesizer.sample(num_rows=rows)
+    return out[TABLE] if isinstance(out, dict) else out
 
 
 if __name__ == "__main__":

@@ -43,10 +43,7 @@ def fit(model: str, df: pd.DataFrame, meta: dict[str, Any], args: argparse.Names
         if args.epochs is not None:
             params["n_iter"] = args.epochs
     args.info["params"] = params
-    frame = df[list(meta["columns"])].copy()
-    for name, info in meta["columns"].items():  # synthcity encodes text and category columns alike
-        if info["sdtype"] == "categorical" and isinstance(frame[name].dtype, pd.CategoricalDtype):
-            frame[name] = frame[name].astype(object)
+    frame = _synth.categories_as_objects(df[list(meta["columns"])])
     plugin = Plugins().get(PLUGINS[model], **params)
     plugin.fit(GenericDataLoader(frame))
     return plugin
