@@ -272,6 +272,8 @@ def _clause_mask(series: pd.Series, clause: Condition) -> np.ndarray:
     if clause.op == Op.NOT_MISSING:
         return present
     values = clause.value if isinstance(clause.value, tuple) else (clause.value,)
+    if any(isinstance(v, bool) for v in values) and not pd.api.types.is_bool_dtype(series.dtype):
+        series = _boolean_text(series)  # "yes"/"no", 0/1, "T"/"F" compare as True/False
     if clause.op in (Op.IN, Op.NOT_IN, Op.EQ, Op.NE) and not _is_numberlike(series):
         text = series.astype("string").to_numpy(dtype=object, na_value=None)
         wanted = {_as_text(v) for v in values}
@@ -294,6 +296,21 @@ def _clause_mask(series: pd.Series, clause: Condition) -> np.ndarray:
         else:
             out = data >= target[0]
     return np.asarray(out, dtype=bool) & present
+
+
+_TRUE = frozenset({"true", "1", "1.0", "yes", "y", "t"})
+_FALSE = frozenset({"false", "0", "0.0", "no", "n", "f"})
+
+
+def _boolean_text(series: pd.Series) -> pd.Series:
+    """A boolean column in its own spelling → "True"/"False" text (others missing)."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    names = []
+    for u in uniques:
+        low = _as_text(u).strip().lower()
+        names.append("True" if low in _TRUE else "False" if low in _FALSE else None)
+    table = np.array([*names, None], dtype=object)
+    return pd.Series(table[codes], index=series.index, dtype=object)
 
 
 def _is_numberlike(series: pd.Series) -> bool:
@@ -329,6 +346,8 @@ def _comparable_scalar(value: object, series: pd.Series) -> float:
 
 
 def _as_text(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)

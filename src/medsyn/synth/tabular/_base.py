@@ -34,7 +34,7 @@ from medsyn.data.schema import FieldType, Schema
 from medsyn.errors import InputError, Problem
 from medsyn.privacy import PrivacyAccountant, PrivacyGuarantee
 from medsyn.synth._base import Generator
-from medsyn.synth.tabular._plan import MISSING, ModelColumn, TablePlan
+from medsyn.synth.tabular._plan import MISSING, ColumnPlan, ModelColumn, TablePlan
 
 __all__ = ["TabularGenerator"]
 
@@ -180,7 +180,7 @@ class TabularGenerator(Generator):
                     fixed = rule.repair(frame)
                     if fixed is not None:
                         frame, valid = fixed, rule.is_valid(fixed)
-                elif valid.mean() < 0.2:
+                elif len(frame) and valid.mean() < 0.2:
                     repair = True  # rejection would waste most draws: repair from the next batch on
                 ok &= valid
             if conds:
@@ -259,8 +259,9 @@ class TabularGenerator(Generator):
     def _model_conditions(self, conds: Conditions) -> Conditions:
         """Original-table clauses → model-table clauses that native samplers can honour.
 
-        Whole numbers are drawn on a continuous scale and rounded, so ``age == 70`` becomes
-        ``69.5 <= age < 70.5``; categories become the set of allowed categories; dates become
+        Values are drawn on a continuous scale and then rounded (whole numbers, recorded decimals)
+        or floored (date-only columns), so bounds become the set of model values that decode
+        inside them: ``age == 70`` becomes ``69.5 <= age < 70.5``; categories become the set of allowed categories; dates become
         days since 1970; a value clause on a column with missing values also fixes its
         indicator to "present". What cannot be expressed is left to the verification step.
         """
@@ -282,28 +283,7 @@ class TabularGenerator(Generator):
                 continue
             if p.has_missing:
                 out.append(Condition(f"{column}__missing", Op.IN, ("0",)))
-            half = 0.5 if p.kind == "integer" else 0.0
-            for c in clauses:
-                v = c.value
-                if isinstance(v, tuple) or c.op in (Op.NE, Op.NOT_IN, Op.NOT_MISSING):
-                    if isinstance(v, tuple) and c.op == Op.IN:
-                        nums = [_days(x) for x in v]
-                        out.append(Condition(column, Op.GE, min(nums) - half))
-                        out.append(Condition(column, Op.LE if not half else Op.LT, max(nums) + half))
-                    continue
-                x = _days(v)
-                if c.op == Op.EQ:
-                    out += [Condition(column, Op.GE, x - half), Condition(column, Op.LT if half else Op.LE, x + half)]
-                elif c.op in (Op.GE, Op.GT):
-                    if half:
-                        out.append(Condition(column, Op.GE, x - half if c.op == Op.GE else x + half))
-                    else:
-                        out.append(Condition(column, c.op, x))
-                elif c.op in (Op.LE, Op.LT):
-                    if half:
-                        out.append(Condition(column, Op.LT, x + half if c.op == Op.LE else x - half))
-                    else:
-                        out.append(Condition(column, c.op, x))
+            out += _preimage(column, clauses, p)
         return Conditions(tuple(out))
 
     # -- persistence ------------------------------------------------------------------------
@@ -362,6 +342,42 @@ def _training_schema(schema: Schema, plan: TablePlan) -> Schema:
                 f = replace(f, categories=(str(p.constant),))
         fields.append(f)
     return Schema(tuple(fields), schema.constraints)
+
+
+def _preimage(column: str, clauses: list[Condition], p: ColumnPlan) -> list[Condition]:
+    """Bounds on a decoded column → bounds on the model value that decodes inside them."""
+    if p.kind == "integer":
+        step, low_off, high_off = 1.0, -0.5, 0.5
+    elif p.kind == "numeric" and p.decimals is not None:
+        step = 10.0 ** -p.decimals
+        low_off, high_off = -step / 2, step / 2
+    elif p.kind == "datetime" and p.date_only:
+        step, low_off, high_off = 1.0, 0.0, 1.0
+    else:
+        step = 0.0
+    out: list[Condition] = []
+    for c in clauses:
+        if c.op == Op.IN and isinstance(c.value, tuple):
+            values = [_days(x) for x in c.value]
+            bounds = [(Op.GE, min(values)), (Op.LE, max(values))]
+        elif c.op == Op.EQ:
+            bounds = [(Op.GE, _days(c.value)), (Op.LE, _days(c.value))]
+        elif c.op in (Op.GE, Op.GT, Op.LE, Op.LT):
+            bounds = [(c.op, _days(c.value))]
+        else:
+            continue  # != and not in: left to the verification step
+        for op, x in bounds:
+            if not step:
+                out.append(Condition(column, op, x))
+                continue
+            k = x / step
+            if op in (Op.GE, Op.GT):
+                grid = math.ceil(k - 1e-9) if op == Op.GE else math.floor(k + 1e-9) + 1
+                out.append(Condition(column, Op.GE, grid * step + low_off))
+            else:
+                grid = math.floor(k + 1e-9) if op == Op.LE else math.ceil(k - 1e-9) - 1
+                out.append(Condition(column, Op.LT, grid * step + high_off))
+    return out
 
 
 def _typed(category: str, kind: str) -> object:
