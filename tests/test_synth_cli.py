@@ -37,11 +37,14 @@ def test_generators_lists_capabilities() -> None:
 
 def test_sample_with_conditions(model: Path, tmp_path: Path) -> None:
     target = tmp_path / "out.parquet"
-    out = medsyn("synth", "sample", str(model), "-n", "300", "-c", "sex=F", "-c", "age>=70", "-o", str(target), "--seed", "1")
+    out = medsyn(
+        "synth", "sample", str(model), "-n", "300", "-c", "sex=F", "-c", "age>=70", "-o", str(target), "--seed", "1"
+    )
     assert out.returncode == 0, out.stderr
     table = pd.read_parquet(target)
     assert len(table) == 300
-    assert (table.sex == "F").all() and (table.age >= 70).all()
+    assert (table.sex == "F").all()
+    assert (table.age >= 70).all()
 
 
 def test_sample_balanced_csv(model: Path, tmp_path: Path) -> None:
@@ -54,7 +57,9 @@ def test_sample_balanced_csv(model: Path, tmp_path: Path) -> None:
 def test_augment_with_real_rows(model: Path, tmp_path: Path) -> None:
     target = tmp_path / "aug.parquet"
     data = shared("survival_sets_sksurv_lifelines/flchain.csv")
-    out = medsyn("synth", "augment", str(model), str(data), "--by", "death", "-o", str(target), "--with-real", "--seed", "0")
+    out = medsyn(
+        "synth", "augment", str(model), str(data), "--by", "death", "-o", str(target), "--with-real", "--seed", "0"
+    )
     assert out.returncode == 0, out.stderr
     table = pd.read_parquet(target)
     assert table.death.value_counts().tolist() == [5705, 5705]

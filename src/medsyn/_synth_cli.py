@@ -21,8 +21,8 @@ from medsyn._cli_common import (
     HeaderOpt,
     PathArg,
     SchemaOpt,
-    read_input,
     console,
+    read_input,
 )
 from medsyn.errors import InputError, Problem
 

@@ -29,9 +29,9 @@ from medsyn._cli_common import (
     HeaderOpt,
     PathArg,
     SchemaOpt,
-    read_input,
     console,
     err_console,
+    read_input,
 )
 from medsyn._synth_cli import synth_app
 from medsyn.errors import MedsynError

@@ -21,7 +21,9 @@ def _numeric(frame: pd.DataFrame) -> list[str]:
     return [
         c
         for c in frame.columns
-        if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c]) and frame[c].nunique() > 2
+        if pd.api.types.is_numeric_dtype(frame[c])
+        and not pd.api.types.is_bool_dtype(frame[c])
+        and frame[c].nunique() > 2
     ]
 
 
@@ -56,9 +58,13 @@ def _encode(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return out
 
 
-def tstr_auc(train_real: pd.DataFrame, synthetic: pd.DataFrame, test: pd.DataFrame, target: str, positive: object) -> tuple[float, float]:
+def tstr_auc(
+    train_real: pd.DataFrame, synthetic: pd.DataFrame, test: pd.DataFrame, target: str, positive: object
+) -> tuple[float, float]:
     """(AUC train-real/test-real, AUC train-synthetic/test-real) with gradient boosting."""
-    features = [c for c in train_real.columns if c != target and not pd.api.types.is_datetime64_any_dtype(train_real[c])]
+    features = [
+        c for c in train_real.columns if c != target and not pd.api.types.is_datetime64_any_dtype(train_real[c])
+    ]
     scores = []
     for train in (train_real, synthetic):
         x = _encode(pd.concat([train, test], ignore_index=True), features)

@@ -406,8 +406,8 @@ def _satisfiable(clauses: list[Condition], fld: Field) -> bool:
     if fld.type.value == "boolean":
         return bool(Conditions(tuple(clauses)).allowed(fld.name, [True, False]))
     if fld.type.value in ("numeric", "integer", "datetime"):
-        nums = [
-            replace(c, value=float(c.value.value) if isinstance(c.value, pd.Timestamp) else c.value)
+        nums = [  # dates compare as days since 1970, the unit of a date field's bounds
+            replace(c, value=c.value.as_unit("ns").value / 86_400e9 if isinstance(c.value, pd.Timestamp) else c.value)
             for c in clauses
             if c.op in _ORDERED or c.op == Op.EQ
         ]

@@ -16,12 +16,14 @@ The YAML shape lists only what differs from inference, keyed by column::
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Self
 
+import pandas as pd
 import yaml
 
 from medsyn.data.constraints import Constraint, parse_constraints
@@ -72,7 +74,8 @@ class Field:
     unit, description
         Free text shown in reports and the Markdown dictionary.
     minimum, maximum
-        Allowed range for numeric and integer fields (inclusive); ``None`` means unbounded.
+        Allowed range for numeric and integer fields (inclusive); ``None`` means unbounded. Date
+        fields store bounds as days since 1970-01-01 (a schema YAML may write them as dates).
     categories
         Allowed values of a categorical field, as strings, in display order.
     nullable
@@ -126,6 +129,21 @@ class Field:
 _FIELD_KEYS = frozenset(f.name for f in fields(Field)) - {"name", "roles"} | {"role"}
 
 
+def _date_as_days(value: object) -> float | None:
+    """A date bound (``2020-01-31`` in YAML) as days since 1970-01-01, how date fields store bounds."""
+    import datetime as dt
+
+    if isinstance(value, (dt.date, dt.datetime)) or (
+        isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\d.*", value)
+    ):
+        try:
+            stamp = pd.Timestamp(value)
+        except ValueError:
+            return None
+        return float(stamp.as_unit("ns").value) / 86_400e9
+    return None
+
+
 def _parse_field(
     name: str, spec: Mapping[str, object], base: Field | None, where: str
 ) -> tuple[Field | None, list[Problem]]:
@@ -158,8 +176,11 @@ def _parse_field(
     for key in ("minimum", "maximum"):
         if key in spec and spec[key] is not None:
             value = spec[key]
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                problems.append(Problem(f"{loc}.{key}", repr(value), "a number"))
+            as_days = _date_as_days(value)
+            if as_days is not None:
+                changes[key] = as_days
+            elif isinstance(value, bool) or not isinstance(value, int | float):
+                problems.append(Problem(f"{loc}.{key}", repr(value), "a number (or a date for a date column)"))
             else:
                 changes[key] = float(value)
         elif key in spec:

@@ -7,10 +7,11 @@ conditions=..., seed=...)`` records that meet every condition and constraint. Se
 
 from medsyn.synth._balance import GroupPlan, plan_rebalance, rebalance
 from medsyn.synth._base import GENERATORS, Generator, Supports, get, load, names
-from medsyn.synth.tabular import CartGenerator, GaussianCopula, TabularGenerator
+from medsyn.synth.tabular import BayesianNetwork, CartGenerator, GaussianCopula, TabularGenerator
 
 __all__ = [
     "GENERATORS",
+    "BayesianNetwork",
     "CartGenerator",
     "GaussianCopula",
     "Generator",

@@ -402,3 +402,11 @@ def test_sampling_a_million_rows_under_ten_seconds(flchain: pd.DataFrame) -> Non
     model = CartGenerator().fit(boot)  # FLCHAIN bootstrapped (resampled with replacement) to 100k rows
     assert time.process_time() - start < 30.0
     assert _timed_sample(model, 1_000_000) < 10.0
+
+
+def test_a_combination_the_model_never_produces_is_a_clear_error() -> None:
+    """Leaf donors never pair 'M' with 'yes': a bounded search, then an error that says so."""
+    df = pd.DataFrame({"sex": ["F"] * 50 + ["M"] * 50, "pregnant": ["yes"] * 20 + ["no"] * 80})
+    gen = CartGenerator().fit(df)
+    with pytest.raises(InputError, match="after 5,000 candidates"):
+        gen.sample(10, conditions="sex == M and pregnant == yes", max_candidates=5000, seed=0)

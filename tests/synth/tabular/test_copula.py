@@ -35,7 +35,8 @@ def test_conditional_distribution_matches_the_real_conditional(flchain: pd.DataF
     cond = 'sex == "F" and death == "dead"'
     syn = gen.sample(3000, conditions=cond, seed=0).data
     real = flchain[(flchain.sex == "F") & (flchain.death == "dead")]
-    assert (syn.sex == "F").all() and (syn.death == "dead").all()
+    assert (syn.sex == "F").all()
+    assert (syn.death == "dead").all()
     ks_cond = stats.ks_2samp(real.age, syn.age).statistic
     ks_marginal = stats.ks_2samp(flchain.age, syn.age).statistic
     assert ks_cond < 0.1
@@ -47,17 +48,11 @@ def test_native_conditioning_needs_no_rejection_for_rare_ranges(flchain: pd.Data
     gen = GaussianCopula().fit(flchain)
     threshold = float(np.quantile(flchain.age, 0.999))
     out = gen.sample(200, conditions=f"age >= {threshold}", seed=1, max_candidates=2000).data
-    assert (out.age >= threshold).all() and len(out) == 200
+    assert (out.age >= threshold).all()
+    assert len(out) == 200
 
 
 def test_multi_column_conditions_use_the_gibbs_step(flchain: pd.DataFrame) -> None:
     gen = GaussianCopula().fit(flchain)
     out = gen.sample(500, conditions="age >= 80 and kappa > 2 and creatinine < 1", seed=2, max_candidates=5000).data
     assert ((out.age >= 80) & (out.kappa > 2) & (out.creatinine < 1)).all()
-
-
-def test_an_unsupported_combination_is_a_clear_error() -> None:
-    df = pd.DataFrame({"sex": ["F"] * 50 + ["M"] * 50, "pregnant": ["yes"] * 20 + ["no"] * 80})
-    gen = GaussianCopula().fit(df)
-    with pytest.raises(Exception, match="after 5,000 candidates"):
-        gen.sample(10, conditions="sex == M and pregnant == yes", max_candidates=5000, seed=0)

@@ -33,7 +33,8 @@ def test_model_table_has_only_numbers_and_categories() -> None:
     plan = TablePlan.learn(df, TabularDataset(df).schema)
     model = plan.encode(df, np.random.default_rng(0))
     assert [c.name for c in plan.model_columns] == list(model.columns)
-    assert "mrn" not in model and "site" not in model  # identifier and constant are not modelled
+    assert "mrn" not in model
+    assert "site" not in model
     assert not model.isna().any().any()
     assert list(model["weight__missing"]) == ["0", "1", "0", "0"]
     assert model["sex"].cat.categories.tolist() == ["F", "M", MISSING]
@@ -68,10 +69,14 @@ def test_private_plan_takes_bounds_and_categories_from_the_schema() -> None:
     with pytest.raises(InputError) as info:
         TablePlan.learn(df, schema, private=True)
     text = str(info.value)
-    assert "column 'age': no minimum/maximum in the schema" in text and "column 'sex'" in text
-    fixed = schema.with_overrides({"fields": {"age": {"minimum": 0, "maximum": 120}, "sex": {"categories": ["F", "M", "X"]}}})
+    assert "column 'age': no minimum/maximum in the schema" in text
+    assert "column 'sex'" in text
+    fixed = schema.with_overrides(
+        {"fields": {"age": {"minimum": 0, "maximum": 120}, "sex": {"categories": ["F", "M", "X"]}}}
+    )
     plan = TablePlan.learn(df, fixed, private=True)
-    assert plan.plan("age").low == 0 and plan.plan("age").high == 120
+    assert plan.plan("age").low == 0
+    assert plan.plan("age").high == 120
     assert plan.plan("sex").categories == ("F", "M", "X")  # 'X' never occurs in the data: nothing leaks
     assert plan.plan("age").has_missing  # nullable fields keep a missing indicator whatever the data
 
@@ -84,7 +89,9 @@ def test_all_missing_column_is_named() -> None:
 
 @settings(max_examples=50, deadline=None)
 @given(
-    st.lists(st.one_of(st.none(), st.floats(-1e6, 1e6, allow_nan=False).map(lambda x: round(x, 3))), min_size=3, max_size=40)
+    st.lists(
+        st.one_of(st.none(), st.floats(-1e6, 1e6, allow_nan=False).map(lambda x: round(x, 3))), min_size=3, max_size=40
+    )
 )
 def test_numeric_round_trip_keeps_values_and_missingness(values: list[float | None]) -> None:
     df = pd.DataFrame({"x": pd.Series(values, dtype="float64"), "y": np.arange(len(values)) % 2})

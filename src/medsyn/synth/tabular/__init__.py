@@ -1,8 +1,17 @@
 """Tabular generators: each registers itself in :data:`medsyn.synth.GENERATORS` when imported."""
 
 from medsyn.synth.tabular._base import TabularGenerator
+from medsyn.synth.tabular._bayesnet import BayesianNetwork
 from medsyn.synth.tabular._cart import CartGenerator
 from medsyn.synth.tabular._copula import GaussianCopula
 from medsyn.synth.tabular._plan import ColumnPlan, ModelColumn, TablePlan
 
-__all__ = ["CartGenerator", "ColumnPlan", "GaussianCopula", "ModelColumn", "TablePlan", "TabularGenerator"]
+__all__ = [
+    "BayesianNetwork",
+    "CartGenerator",
+    "ColumnPlan",
+    "GaussianCopula",
+    "ModelColumn",
+    "TablePlan",
+    "TabularGenerator",
+]

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from medsyn.data.conditions import Condition, Conditions, ConditionsLike, Op
-from medsyn.data.constraints import Constraint, check_consistent, parse_constraints
+from medsyn.data.constraints import Constraint, FixedCombinations, check_consistent, parse_constraints
 from medsyn.data.dataset import Dataset, Modality, Provenance, TabularDataset
 from medsyn.data.schema import FieldType, Schema
 from medsyn.errors import InputError, Problem
@@ -55,7 +55,8 @@ class TabularGenerator(Generator):
 
     @abstractmethod
     def _sample(self, n: int, rng: np.random.Generator, conditions: Conditions) -> pd.DataFrame:
-        """Draw ``n`` model-table rows; ``conditions`` are on model columns and may be used natively."""
+        """Draw at most ``n`` model-table rows (each counts as a candidate; natively rejected rows may be
+        left out); ``conditions`` are on model columns and may be used natively."""
 
     @abstractmethod
     def _model_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]: ...
@@ -89,6 +90,15 @@ class TabularGenerator(Generator):
         rules = tuple(schema.constraints) + parse_constraints(constraints)
         check_consistent(rules, schema)
         epsilon = getattr(self, "epsilon", None)
+        learned = [str(r) for r in rules if isinstance(r, FixedCombinations)]
+        if epsilon is not None and learned:
+            raise InputError(
+                Problem(
+                    f"constraints {learned}",
+                    "combinations read from the data",
+                    "rules that need nothing from the data under differential privacy",
+                )
+            )
         self.plan_ = TablePlan.learn(frame, schema, private=epsilon is not None)
         self.columns_ = self.plan_.model_columns
         if not self.columns_:
@@ -107,7 +117,10 @@ class TabularGenerator(Generator):
         self._show_progress = progress
         self._fit(table, self.columns_, rng)
         self.privacy_ = self.accountant_.guarantee(self.name) if self.accountant_ is not None else None
-        self.warnings_ = list(self.plan_.warnings) + _violations(self.constraints_, frame)
+        # counting rule-breaking training rows would be an unpaid query under DP
+        self.warnings_ = list(self.plan_.warnings) + (
+            [] if epsilon is not None else _violations(self.constraints_, frame)
+        )
         self.fitted_ = True
         return self
 
@@ -261,8 +274,8 @@ class TabularGenerator(Generator):
 
         Values are drawn on a continuous scale and then rounded (whole numbers, recorded decimals)
         or floored (date-only columns), so bounds become the set of model values that decode
-        inside them: ``age == 70`` becomes ``69.5 <= age < 70.5``; categories become the set of allowed categories; dates become
-        days since 1970; a value clause on a column with missing values also fixes its
+        inside them: ``age == 70`` becomes ``69.5 <= age < 70.5``; categories become the set of
+        allowed categories; dates become days since 1970; a value clause on a column with missing values also fixes its
         indicator to "present". What cannot be expressed is left to the verification step.
         """
         out: list[Condition] = []
@@ -349,7 +362,7 @@ def _preimage(column: str, clauses: list[Condition], p: ColumnPlan) -> list[Cond
     if p.kind == "integer":
         step, low_off, high_off = 1.0, -0.5, 0.5
     elif p.kind == "numeric" and p.decimals is not None:
-        step = 10.0 ** -p.decimals
+        step = 10.0**-p.decimals
         low_off, high_off = -step / 2, step / 2
     elif p.kind == "datetime" and p.date_only:
         step, low_off, high_off = 1.0, 0.0, 1.0

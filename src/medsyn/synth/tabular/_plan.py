@@ -16,8 +16,11 @@ each generator does not have to:
 
 Under differential privacy (``private=True``) the plan learns nothing from the data that a
 mechanism does not pay for: bounds and categories must come from the schema (an error lists
-the fields that lack them), missingness indicators become modelled columns, no rounding
-resolution or identifier format is learned.
+the fields that lack them), every nullable field gets a modelled missingness indicator (the
+schema, not the data, says which may be missing), a missing number is filled uniformly within
+the bounds (never with another record's value), and no rounding resolution or identifier
+format is learned. The file's format — column dtypes and how booleans are spelled — is
+treated as public.
 """
 
 from __future__ import annotations
@@ -111,6 +114,15 @@ class TablePlan:
                 continue
             if plan.kind == "text":
                 warnings.append(f"free-text column '{fld.name}' is not synthesised; it is left empty")
+            if (
+                private
+                and plan.kind in ("numeric", "integer", "datetime", "categorical")
+                and "set in" not in (fld.reason or "set in")
+            ):
+                warnings.append(
+                    f"the bounds/categories of '{fld.name}' were inferred from the data, so the privacy guarantee "
+                    "does not cover them; declare them in a schema YAML"
+                )
             plans.append(plan)
         if problems:
             raise InputError(problems)
@@ -155,7 +167,10 @@ class TablePlan:
                 if missing.any():
                     observed = values[~missing]
                     values = values.copy()
-                    values[missing] = rng.choice(observed, size=int(missing.sum())) if observed.size else 0.0
+                    if self.private:  # another record's value would tie two records together
+                        values[missing] = rng.uniform(p.low or 0.0, p.high or 0.0, size=int(missing.sum()))
+                    else:
+                        values[missing] = rng.choice(observed, size=int(missing.sum())) if observed.size else 0.0
                 if p.low is not None or p.high is not None:
                     values = np.clip(values, -np.inf if p.low is None else p.low, np.inf if p.high is None else p.high)
                 out[p.name] = values
@@ -210,7 +225,8 @@ class TablePlan:
 
 # -- learning helpers ---------------------------------------------------------------------------
 def _learn_column(col: pd.Series, fld: Field, private: bool) -> tuple[ColumnPlan, Problem | None]:
-    has_missing = bool(col.isna().any()) or (private and fld.nullable)
+    # under DP whether a column has missing values is the schema's word, not the data's
+    has_missing = fld.nullable if private else bool(col.isna().any())
     dtype = str(col.dtype)
     if fld.type == FieldType.IDENTIFIER or Role.IDENTIFIER in fld.roles:
         return _learn_identifier(col, fld, private, dtype), None
@@ -265,6 +281,7 @@ def _learn_column(col: pd.Series, fld: Field, private: bool) -> tuple[ColumnPlan
                 fix="declare categories in the schema YAML (categories read from the data would leak)",
             )
         cats = ("False", "True") if kind == "boolean" else tuple(fld.categories or ())
+        # how a boolean is spelled ("yes"/"no", 0/1) is the file's format, treated as public like its dtype
         labels = _bool_labels(col) if kind == "boolean" else ()
         return ColumnPlan(fld.name, kind, categories=cats, has_missing=has_missing, dtype=dtype, labels=labels), None
     seen = text.dropna()
