@@ -82,10 +82,12 @@ class PrivacyGuarantee:
     mode: str
     mechanism: str
     spends: tuple[Spend, ...] = field(default_factory=tuple)
+    caveats: tuple[str, ...] = ()  # what the guarantee does not cover (e.g. bounds read from the data)
 
     def __str__(self) -> str:
         delta = f", δ={self.delta:.3g}" if self.delta else ""
-        return f"({self.epsilon:.4g}{delta})-differential privacy via {self.mechanism} [{self.mode} accounting]"
+        text = f"({self.epsilon:.4g}{delta})-differential privacy via {self.mechanism} [{self.mode} accounting]"
+        return text + "".join(f"\n  caveat: {c}" for c in self.caveats)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -94,6 +96,7 @@ class PrivacyGuarantee:
             "mode": self.mode,
             "mechanism": self.mechanism,
             "spends": [s.to_dict() for s in self.spends],
+            "caveats": list(self.caveats),
         }
 
     @classmethod
@@ -105,6 +108,7 @@ class PrivacyGuarantee:
             str(data["mode"]),
             str(data["mechanism"]),
             spends,
+            tuple(map(str, data.get("caveats", []))),  # type: ignore[call-overload]
         )
 
 

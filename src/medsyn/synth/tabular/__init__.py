@@ -4,9 +4,12 @@ from medsyn.synth.tabular._base import TabularGenerator
 from medsyn.synth.tabular._bayesnet import BayesianNetwork
 from medsyn.synth.tabular._cart import CartGenerator
 from medsyn.synth.tabular._copula import GaussianCopula
+from medsyn.synth.tabular._marginal import AIM, MST
 from medsyn.synth.tabular._plan import ColumnPlan, ModelColumn, TablePlan
 
 __all__ = [
+    "AIM",
+    "MST",
     "BayesianNetwork",
     "CartGenerator",
     "ColumnPlan",

@@ -22,7 +22,7 @@ import math
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 import numpy as np
 import pandas as pd
@@ -71,13 +71,15 @@ class TabularGenerator(Generator):
         /,
         *,
         constraints: Sequence[ConstraintLike] | None = None,
-        seed: int | None = 0,
+        seed: int | Literal["auto"] | None = "auto",
         progress: bool = False,
     ) -> Self:
         """Learn from ``data`` (a :class:`TabularDataset` or a DataFrame, whose schema is inferred).
 
         ``constraints`` add to those declared in the schema; all are kept with the model and hold
-        on every sampled row. ``seed`` fixes the fit's own randomness.
+        on every sampled row. ``seed`` fixes the fit's own randomness; ``"auto"`` means 0 (the
+        same model every time) except under differential privacy, where it means fresh entropy:
+        anyone who knows the seed and the data could recompute and remove the noise.
         """
         ds = _as_tabular(data, self.name)
         schema = ds.schema
@@ -112,11 +114,21 @@ class TabularGenerator(Generator):
             if epsilon is not None
             else None
         )
+        if seed == "auto":
+            seed = None if epsilon is not None else 0
         rng = np.random.default_rng(seed)
         table = self.plan_.encode(frame, rng)
         self._show_progress = progress
         self._fit(table, self.columns_, rng)
-        self.privacy_ = self.accountant_.guarantee(self.name) if self.accountant_ is not None else None
+        if self.accountant_ is not None:
+            caveats = [w for w in self.plan_.warnings if "privacy guarantee" in w]
+            if seed is not None:
+                caveats.append(f"fitted with the fixed seed {seed}: whoever knows it and the data can undo the noise")
+            self.privacy_: PrivacyGuarantee | None = replace(
+                self.accountant_.guarantee(self.name), caveats=tuple(caveats)
+            )
+        else:
+            self.privacy_ = None
         # counting rule-breaking training rows would be an unpaid query under DP
         self.warnings_ = list(self.plan_.warnings) + (
             [] if epsilon is not None else _violations(self.constraints_, frame)
@@ -186,16 +198,16 @@ class TabularGenerator(Generator):
             model = self._sample(batch, rng, model_conds)
             frame = self.plan_.decode(model, rng, start=tried)
             tried += batch
-            ok = np.ones(len(frame), dtype=bool)
             for rule in rules:
                 valid = rule.is_valid(frame)
                 if repair and not valid.all():
                     fixed = rule.repair(frame)
-                    if fixed is not None:
-                        frame, valid = fixed, rule.is_valid(fixed)
+                    frame = fixed if fixed is not None else frame
                 elif len(frame) and valid.mean() < 0.2:
                     repair = True  # rejection would waste most draws: repair from the next batch on
-                ok &= valid
+            ok = np.ones(len(frame), dtype=bool)
+            for rule in rules:  # after every repair: a fix for one rule may break another
+                ok &= rule.is_valid(frame)
             if conds:
                 ok &= conds.mask(frame)
             kept = frame.loc[ok]

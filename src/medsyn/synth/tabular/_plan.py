@@ -341,7 +341,7 @@ def _learn_identifier(col: pd.Series, fld: Field, private: bool, dtype: str) -> 
     if not private and len(values) and numeric.notna().all() and np.all(np.mod(numeric, 1) == 0):
         return ColumnPlan(fld.name, "identifier", id_next=int(numeric.max()) + 1, dtype=dtype)
     if private or not len(values):
-        return ColumnPlan(fld.name, "identifier", id_shape="\\S\\Y\\N-999999", dtype=dtype)
+        return ColumnPlan(fld.name, "identifier", dtype=dtype)  # nothing learned: SYN-000001, SYN-000002, …
     text = values.astype(str).head(5000)
     shapes = text.map(_shape)
     shape = str(shapes.value_counts().index[0])
@@ -397,7 +397,9 @@ def _fresh_identifiers(p: ColumnPlan, n: int, rng: np.random.Generator, start: i
         dtype = p.dtype if p.dtype.startswith(("int", "Int")) else "int64"
         out = pd.Series(ids, dtype="int64")
         return out.astype(dtype) if dtype != "int64" else out
-    tokens = _tokens(p.id_shape or "\\S\\Y\\N-999999")
+    if p.id_shape is None:
+        return pd.Series([f"SYN-{start + i + 1:06d}" for i in rng.permutation(n)], dtype=object)
+    tokens = _tokens(p.id_shape)
     columns = []
     for ch, literal in tokens:
         if literal:
