@@ -7,7 +7,7 @@ and print what was done. Errors surface through :func:`medsyn.cli.main` like eve
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 import yaml
@@ -25,6 +25,9 @@ from medsyn._cli_common import (
     read_input,
 )
 from medsyn.errors import InputError, Problem
+
+if TYPE_CHECKING:
+    from medsyn.data import TabularDataset
 
 synth_app = typer.Typer(
     name="synth",
@@ -154,7 +157,8 @@ def sample(
     from medsyn.synth import load
 
     model = load(model_path)
-    out = model.sample(n, conditions=condition or None, balance=balance or None, seed=seed)
+    # every registered generator is tabular and samples a TabularDataset (Generator.sample declares Dataset)
+    out = cast("TabularDataset", model.sample(n, conditions=condition or None, balance=balance or None, seed=seed))
     write_table(out, output)
     what = f" where {' and '.join(condition)}" if condition else ""
     spread = f", balanced over {', '.join(balance)}" if balance else ""

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -37,7 +37,7 @@ from medsyn._synth_cli import synth_app
 from medsyn.errors import MedsynError
 
 if TYPE_CHECKING:
-    from medsyn.data import Schema
+    from medsyn.data import Schema, TabularDataset
     from medsyn.metric import MetricResult
 
 __all__ = ["app", "main"]
@@ -297,18 +297,20 @@ def _demo_synth(csv_path: Path, out_dir: Path) -> None:
     from medsyn.data import read, write_table
     from medsyn.synth import get
 
-    real = read(csv_path)
+    real = cast("TabularDataset", read(csv_path))  # a CSV is always read as a table
     console.print("\n[bold]Synthesis[/]: fitting cart on the real table …")
     model = get("cart")().fit(real, seed=0, progress=True)
     model.save(out_dir / "model")
-    synthetic = model.sample(len(real), balance=["gender", "race"], seed=0)
+    # a tabular generator samples a TabularDataset (Generator.sample declares only Dataset)
+    synthetic = cast("TabularDataset", model.sample(len(real), balance=["gender", "race"], seed=0))
     target = write_table(synthetic, out_dir / "synthetic_balanced.parquet")
     table = Table(
         "gender", "race", "real share", "synthetic share", title="Balanced synthetic table", header_style="bold"
     )
     real_share = real.data.groupby(["gender", "race"]).size() / len(real)
     syn_share = synthetic.data.groupby(["gender", "race"]).size() / len(synthetic)
-    for (gender, race), share in real_share.items():
+    for key, share in real_share.items():
+        gender, race = cast("tuple[object, object]", key)  # a two-column groupby key
         table.add_row(str(gender), str(race), f"{share:.1%}", f"{syn_share.get((gender, race), 0.0):.1%}")
     console.print(table)
     console.print(f"Synthetic table ({len(synthetic):,} rows): [bold]{target}[/]\nModel: [bold]{out_dir / 'model'}[/]")

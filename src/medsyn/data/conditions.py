@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
@@ -133,7 +133,8 @@ class Conditions:
         if isinstance(spec, Iterable):
             out: list[Condition] = []
             for i, part in enumerate(spec):
-                out.extend(cls.parse(part, source=f"{source}[{i}]").clauses)
+                # each part is validated by the recursive call (anything unparseable raises InputError)
+                out.extend(cls.parse(cast(ConditionsLike, part), source=f"{source}[{i}]").clauses)
             return cls(tuple(out))
         raise InputError(Problem(source, f"a {type(spec).__name__}", "text, a mapping or a list of conditions"))
 
@@ -168,9 +169,8 @@ class Conditions:
         out = []
         for item in items:
             value = item.get("value")
-            out.append(
-                Condition(str(item["column"]), Op(str(item["op"])), tuple(value) if isinstance(value, list) else value)
-            )  # type: ignore[arg-type]
+            typed = cast("Scalar | tuple[Scalar, ...] | None", tuple(value) if isinstance(value, list) else value)
+            out.append(Condition(str(item["column"]), Op(str(item["op"])), typed))
         return cls(tuple(out))
 
     # -- typing against a schema ------------------------------------------------------------
@@ -275,7 +275,8 @@ def _clause_mask(series: pd.Series, clause: Condition) -> np.ndarray:
     if any(isinstance(v, bool) for v in values) and not pd.api.types.is_bool_dtype(series.dtype):
         series = _boolean_text(series)  # "yes"/"no", 0/1, "T"/"F" compare as True/False
     if clause.op in (Op.IN, Op.NOT_IN, Op.EQ, Op.NE) and not _is_numberlike(series):
-        text = series.astype("string").to_numpy(dtype=object, na_value=None)
+        # pandas-stubs does not accept na_value=None (NA -> None) in to_numpy
+        text: np.ndarray = series.astype("string").to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
         wanted = {_as_text(v) for v in values}
         hit = np.fromiter((t in wanted for t in text), dtype=bool, count=len(text))
         inside = hit if clause.op in (Op.IN, Op.EQ) else ~hit

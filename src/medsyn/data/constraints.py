@@ -124,7 +124,7 @@ class Inequality(Constraint):
         lo, hi = _numeric(frame, self.low), _numeric(frame, self.high)
         with np.errstate(invalid="ignore"):
             ok = hi > lo if self.strict else hi >= lo
-        return ok | np.isnan(lo) | np.isnan(hi)
+        return np.asarray(ok | np.isnan(lo) | np.isnan(hi), dtype=bool)
 
     def repair(self, frame: pd.DataFrame) -> pd.DataFrame | None:
         """Swap the two values where they are the wrong way round (keeps both marginals)."""
@@ -215,7 +215,7 @@ class Sum(Constraint):
         missing = np.isnan(parts).any(axis=1) | np.isnan(total)
         scale = np.maximum(1.0, np.abs(total))
         with np.errstate(invalid="ignore"):
-            return missing | (np.abs(parts.sum(axis=1) - total) <= self.tolerance * scale)
+            return np.asarray(missing | (np.abs(parts.sum(axis=1) - total) <= self.tolerance * scale), dtype=bool)
 
     def repair(self, frame: pd.DataFrame) -> pd.DataFrame | None:
         """A total column is recomputed from its parts; a fixed total rescales the parts."""
@@ -340,8 +340,8 @@ def parse_constraint(spec: str | Mapping[str, object] | Constraint, *, source: s
     m = re.fullmatch(rf"((?:{_NAME})(?:\s*\+\s*(?:{_NAME}))+)\s*==?\s*({_NAME}|{_NUMBER})", text)
     if m:
         parts = tuple(_name(p.strip()) for p in m.group(1).split("+"))
-        total: str | float = m.group(2)
-        total = float(total) if re.fullmatch(_NUMBER, total) else _name(total)
+        raw_total = m.group(2)
+        total: str | float = float(raw_total) if re.fullmatch(_NUMBER, raw_total) else _name(raw_total)
         return Sum(parts, total)
     m = re.fullmatch(rf"({_NAME}|{_NUMBER})\s*({_CMP})\s*({_NAME}|{_NUMBER})", text)
     if m:

@@ -84,9 +84,9 @@ def _groups(frame: pd.DataFrame, by: str | Sequence[str], target: Target) -> lis
     if target not in ("equal", "minority"):
         raise InputError(Problem("balance target", repr(target), "'equal', 'minority' or a mapping group -> share"))
     combos = frame[columns].dropna().drop_duplicates().astype(object)
-    combos = combos.sort_values(columns, key=lambda s: s.astype(str)).itertuples(index=False, name=None)
+    rows = combos.sort_values(columns, key=lambda s: s.astype(str)).itertuples(index=False, name=None)
     out = []
-    for values in combos:
+    for values in rows:
         conds = Conditions(tuple(Condition(c, Op.EQ, _scalar(v)) for c, v in zip(columns, values, strict=True)))
         out.append((" & ".join(map(str, values)), conds, 1.0))
     if not out:
@@ -147,7 +147,7 @@ def _scalar(value: object) -> str | float | bool:
     return str(value)
 
 
-def split_counts(n: int, shares: Sequence[float]) -> list[int]:
+def split_counts(n: int, shares: Sequence[float] | np.ndarray) -> list[int]:
     """``n`` split by ``shares`` into whole numbers that sum to ``n`` (largest remainders)."""
     raw = np.asarray(shares, dtype=float) * n
     base = np.floor(raw).astype(int)

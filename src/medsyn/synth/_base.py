@@ -67,6 +67,8 @@ class Generator(ABC):
     supports: ClassVar[Supports]
     #: small settings (few epochs) for smoke tests and quick benchmark runs
     quick_params: ClassVar[Mapping[str, Any]] = {}
+    #: set to True by ``fit`` and ``load``
+    fitted_: bool = False
 
     # -- parameters -------------------------------------------------------------------------
     @classmethod
@@ -90,7 +92,7 @@ class Generator(ABC):
     # -- state ------------------------------------------------------------------------------
     @property
     def is_fitted(self) -> bool:
-        return getattr(self, "fitted_", False)
+        return self.fitted_
 
     def _check_fitted(self) -> None:
         if not self.is_fitted:
@@ -190,7 +192,11 @@ class Generator(ABC):
     def _progress(self, enabled: bool, total: int, description: str) -> Iterator[Callable[[int], None]]:
         """Yield ``advance(k)``; shows a rich progress bar on stderr when ``enabled``."""
         if not enabled:
-            yield lambda k=1: None
+
+            def skip(k: int = 1) -> None:
+                return None
+
+            yield skip
             return
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -205,7 +211,11 @@ class Generator(ABC):
             transient=True,
         ) as bar:
             task = bar.add_task(description, total=total)
-            yield lambda k=1: bar.advance(task, k)
+
+            def advance(k: int = 1) -> None:
+                bar.advance(task, k)
+
+            yield advance
 
 
 def _check_generator(name: str, cls: type[Generator]) -> None:

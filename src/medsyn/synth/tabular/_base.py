@@ -65,7 +65,9 @@ class TabularGenerator(Generator):
     def _load_model_state(self, state: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None: ...
 
     # -- fit --------------------------------------------------------------------------------
-    def fit(
+    # Generator.fit/sample take **kwargs so modality-agnostic callers type-check; a modality names
+    # the keywords it accepts, so an unknown one is a TypeError instead of being silently ignored.
+    def fit(  # type: ignore[override]
         self,
         data: Dataset | pd.DataFrame,
         /,
@@ -137,7 +139,7 @@ class TabularGenerator(Generator):
         return self
 
     # -- sample -----------------------------------------------------------------------------
-    def sample(
+    def sample(  # type: ignore[override]  # named keywords, not **kwargs (see fit)
         self,
         n: int,
         /,

@@ -35,7 +35,7 @@ _EPS = 1e-9
 
 
 def _ndtri(u: np.ndarray) -> np.ndarray:
-    return special.ndtri(np.clip(u, _EPS, 1 - _EPS))
+    return np.asarray(special.ndtri(np.clip(u, _EPS, 1 - _EPS)), dtype=np.float64)
 
 
 @GENERATORS.register("gaussian_copula")
@@ -125,7 +125,8 @@ class GaussianCopula(TabularGenerator):
                 order, _lo, hi = self.cdf_[col.name]
                 k = np.clip(np.searchsorted(hi, u[:, j], side="right"), 0, len(hi) - 1)
                 codes = order.astype(int)[k]
-                out[col.name] = pd.Categorical.from_codes(codes, categories=list(col.categories))
+                # pandas-stubs type categories as an Index only; pandas accepts any list-like
+                out[col.name] = pd.Categorical.from_codes(codes, categories=list(col.categories))  # type: ignore[call-overload]
         return pd.DataFrame(out)
 
     def _score_intervals(self, name: str, conditions: Conditions) -> np.ndarray:
@@ -243,7 +244,7 @@ def _truncated_normal(mean: np.ndarray, sd: np.ndarray, intervals: np.ndarray, r
     edge = np.where(np.abs(lo[rows, pick]) < np.abs(hi[rows, pick]), lo[rows, pick], hi[rows, pick])
     z = np.where(np.isfinite(z) & (b > a), z, edge)
     z = np.clip(z, lo[rows, pick], hi[rows, pick])
-    return mean + sd * z
+    return np.asarray(mean + sd * z, dtype=np.float64)
 
 
 def _nearest_correlation(matrix: np.ndarray, *, unit_diagonal: bool = True) -> np.ndarray:
@@ -255,4 +256,4 @@ def _nearest_correlation(matrix: np.ndarray, *, unit_diagonal: bool = True) -> n
     if unit_diagonal:
         scale = np.sqrt(np.diag(fixed))
         fixed = fixed / scale[:, None] / scale[None, :]
-    return (fixed + fixed.T) / 2
+    return np.asarray((fixed + fixed.T) / 2, dtype=np.float64)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -396,7 +396,8 @@ def _fresh_identifiers(p: ColumnPlan, n: int, rng: np.random.Generator, start: i
         ids = p.id_next + start + rng.permutation(n) if n else np.array([], dtype=np.int64)
         dtype = p.dtype if p.dtype.startswith(("int", "Int")) else "int64"
         out = pd.Series(ids, dtype="int64")
-        return out.astype(dtype) if dtype != "int64" else out
+        # pandas-stubs has no astype overload for a plain str dtype name
+        return out.astype(dtype) if dtype != "int64" else out  # type: ignore[call-overload]
     if p.id_shape is None:
         return pd.Series([f"SYN-{start + i + 1:06d}" for i in rng.permutation(n)], dtype=object)
     tokens = _tokens(p.id_shape)
@@ -509,6 +510,7 @@ def _from_text(text: pd.Series, p: ColumnPlan) -> pd.Series:
     if p.dtype.startswith(("int", "Int", "float")):
         number = pd.to_numeric(text, errors="coerce")
         if p.dtype.startswith("float"):
-            return number.astype(p.dtype)
-        return number.astype("Int64" if number.isna().any() or p.dtype.startswith("Int") else p.dtype)
+            return cast(pd.Series, number.astype(p.dtype))  # type: ignore[call-overload]
+        int_dtype = "Int64" if number.isna().any() or p.dtype.startswith("Int") else p.dtype
+        return cast(pd.Series, number.astype(int_dtype))  # type: ignore[call-overload]
     return text.astype(object)
