@@ -72,6 +72,23 @@ def test_types_ranges_categories_and_fresh_identifiers(fitted, table: pd.DataFra
     assert (out["kappa"] <= 10).all()
 
 
+def _copies(rows: pd.DataFrame, of: pd.DataFrame) -> float:
+    """Share of ``rows`` equal to some row of ``of`` on every column they share but the identifier."""
+    cols = [c for c in rows.columns if c in of.columns and c != "patient_id"]
+    seen = set(pd.util.hash_pandas_object(of[cols].astype(str), index=False))
+    return float(np.mean([h in seen for h in pd.util.hash_pandas_object(rows[cols].astype(str), index=False)]))
+
+
+def test_no_more_copies_of_training_rows_than_chance(fitted, table: pd.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    """Chance: how often a real patient *outside* the training slice equals a training row (on the
+    real columns; the synthetic rows are compared on every column, the derived dates too)."""
+    _, gen = fitted
+    real = read(shared("survival_sets_sksurv_lifelines/flchain.csv")).data
+    outside = real.loc[~real.index.isin(real.sample(800, random_state=0).index)].head(2000)
+    chance = _copies(outside, table)
+    assert _copies(gen.sample(2000, seed=5).data, table) <= chance + 0.002
+
+
 def test_deterministic_under_a_seed(fitted) -> None:  # type: ignore[no-untyped-def]
     _, gen = fitted
     a, b = gen.sample(300, seed=7).data, gen.sample(300, seed=7).data

@@ -7,12 +7,23 @@ conditions=..., seed=...)`` records that meet every condition and constraint. Se
 
 from medsyn.synth._balance import GroupPlan, plan_rebalance, rebalance
 from medsyn.synth._base import GENERATORS, Generator, Supports, get, load, names
-from medsyn.synth.tabular import AIM, MST, BayesianNetwork, CartGenerator, GaussianCopula, TabularGenerator
+from medsyn.synth.tabular import (
+    AIM,
+    CTGAN,
+    MST,
+    TVAE,
+    BayesianNetwork,
+    CartGenerator,
+    GaussianCopula,
+    TabularGenerator,
+)
 
 __all__ = [
     "AIM",
+    "CTGAN",
     "GENERATORS",
     "MST",
+    "TVAE",
     "BayesianNetwork",
     "CartGenerator",
     "GaussianCopula",

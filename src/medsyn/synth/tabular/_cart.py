@@ -173,6 +173,11 @@ class CartGenerator(TabularGenerator):
     visit_sequence
         Original column names to visit first, in this order (the rest follow in table order).
         Put the columns that drive the others first (e.g. demographics, diagnosis).
+    reject_copies
+        Never return a row equal to a training row on every modelled column (synthpop's
+        ``rm.replicated.uniques``, for all rows). Leaf donors are real values, so without this
+        about 1 % of rows on a small table are whole training records. The model keeps a keyed
+        64-bit hash per training row (SipHash with a random key), not the rows.
 
     Examples
     --------
@@ -198,11 +203,13 @@ class CartGenerator(TabularGenerator):
         max_depth: int | None = None,
         smoothing: str = "none",
         visit_sequence: Sequence[str] | None = None,
+        reject_copies: bool = True,
     ) -> None:
         self.min_samples_leaf = min_samples_leaf
         self.max_depth = max_depth
         self.smoothing = smoothing
         self.visit_sequence = visit_sequence
+        self.reject_copies = reject_copies
 
     # -- fit --------------------------------------------------------------------------------
     def _fit(self, table: pd.DataFrame, columns: list[ModelColumn], rng: np.random.Generator) -> None:
@@ -212,6 +219,7 @@ class CartGenerator(TabularGenerator):
         n, d = len(table), len(self.visit_)
         features = np.empty((n, d), dtype=np.float32, order="F")
         self.trees_: list[_Tree] = []
+        training = np.empty((d, n), dtype=np.float64)
         with self._progress(self._show_progress, d, "cart") as advance:
             for k, col in enumerate(self.visit_):
                 y = _model_values(table[col.name], col)
@@ -238,8 +246,11 @@ class CartGenerator(TabularGenerator):
                     )
                 self.trees_.append(self._donors(tree, leaf, y, col))
                 features[:, k] = y
+                training[k] = y
                 advance(1)
         self._learn_ranges()
+        self.copy_key_ = "".join(chr(97 + int(k)) for k in rng.integers(0, 26, 16))
+        self.copy_hashes_ = np.unique(_row_hashes(training, self.copy_key_)) if self.reject_copies else None
 
     def _visit_order(self, columns: list[ModelColumn]) -> list[ModelColumn]:
         problems: list[Problem] = []
@@ -313,6 +324,11 @@ class CartGenerator(TabularGenerator):
             features[k] = x
             if keep is not None and not keep.all():
                 features, values = features[:, keep], values[:, keep]
+        if self.copy_hashes_ is not None and values.shape[1]:
+            hashes = _row_hashes(values, self.copy_key_)
+            pos = np.clip(np.searchsorted(self.copy_hashes_, hashes), 0, max(self.copy_hashes_.size - 1, 0))
+            copy = self.copy_hashes_[pos] == hashes if self.copy_hashes_.size else np.zeros(hashes.size, bool)
+            values = values[:, ~copy]  # the base redraws the shortfall
         out: dict[str, object] = {}
         for k, col in sorted(enumerate(self.visit_), key=lambda kc: self._position[kc[1].name]):
             if col.kind == "numeric":
@@ -361,7 +377,10 @@ class CartGenerator(TabularGenerator):
         arrays: dict[str, np.ndarray] = {}
         for k, tree in enumerate(self.trees_):
             arrays |= tree.arrays(f"tree/{k}")
-        return {"columns": [c.name for c in self.columns_], "visit": [c.name for c in self.visit_]}, arrays
+        if self.copy_hashes_ is not None:
+            arrays["copies/hashes"] = self.copy_hashes_
+        state = {"columns": [c.name for c in self.columns_], "visit": [c.name for c in self.visit_]}
+        return state | {"copy_key": self.copy_key_}, arrays
 
     def _load_model_state(self, state: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
         names = [c.name for c in self.columns_]
@@ -373,6 +392,12 @@ class CartGenerator(TabularGenerator):
         by_name = {c.name: c for c in self.columns_}
         self.visit_ = [by_name[v] for v in visit]
         self.trees_ = [_Tree.from_arrays(arrays, f"tree/{k}", k) for k in range(len(visit))]
+        self.copy_key_ = str(state.get("copy_key", ""))
+        hashes = arrays.get("copies/hashes")
+        self.copy_hashes_ = None if hashes is None else np.asarray(hashes, dtype=np.uint64)
+        key_ok = not self.reject_copies or len(self.copy_key_) == 16
+        if (self.copy_hashes_ is not None) != bool(self.reject_copies) or not key_ok:
+            raise ValueError("copy-rejection state does not match reject_copies")
         for col, tree in zip(self.visit_, self.trees_, strict=True):
             if col.kind == "categorical" and not np.isin(tree.donors, np.arange(len(col.categories))).all():
                 raise ValueError(f"column '{col.name}' has category codes outside its {len(col.categories)} categories")
@@ -380,6 +405,12 @@ class CartGenerator(TabularGenerator):
 
 
 # -- helpers ------------------------------------------------------------------------------------
+def _row_hashes(values: np.ndarray, key: str) -> np.ndarray:
+    """A keyed 64-bit hash per column of ``values`` (columns are rows of the model table)."""
+    frame = pd.DataFrame(values.T)
+    return np.asarray(pd.util.hash_pandas_object(frame, index=False, hash_key=key).to_numpy(), dtype=np.uint64)
+
+
 def _model_values(series: pd.Series, col: ModelColumn) -> np.ndarray:
     """Numbers as float64; categories as their codes (as float64, the trees' input type)."""
     if col.kind == "numeric":
