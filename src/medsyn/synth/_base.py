@@ -178,7 +178,7 @@ class Generator(ABC):
             raise DataFormatError(Problem(str(path), f"a '{target.name}' model", f"a '{cls.name}' model"))
         try:
             arrays = load_file(str(arrays_file))
-            model = target(**meta["params"])
+            model = target(**_tuples_back(target, meta["params"]))
             model._set_state(meta["state"], arrays)
         except (KeyError, TypeError, ValueError, SafetensorError) as exc:
             raise DataFormatError(
@@ -257,6 +257,12 @@ def _version() -> str:
         return version("medsyn")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         return "0+unknown"
+
+
+def _tuples_back(cls: type[Generator], params: Mapping[str, Any]) -> dict[str, Any]:
+    """JSON turns tuples into lists; give tuple-valued parameters their type back."""
+    defaults = {p.name: p.default for p in inspect.signature(cls.__init__).parameters.values()}
+    return {k: tuple(v) if isinstance(v, list) and isinstance(defaults.get(k), tuple) else v for k, v in params.items()}
 
 
 def _json_safe(value: Any) -> Any:
