@@ -174,10 +174,12 @@ class CartGenerator(TabularGenerator):
         Original column names to visit first, in this order (the rest follow in table order).
         Put the columns that drive the others first (e.g. demographics, diagnosis).
     reject_copies
-        Never return a row equal to a training row on every modelled column (synthpop's
-        ``rm.replicated.uniques``, for all rows). Leaf donors are real values, so without this
-        about 1 % of rows on a small table are whole training records. The model keeps a keyed
-        64-bit hash per training row (SipHash with a random key), not the rows.
+        Never return a row equal, on every modelled column, to a training row that is *unique*
+        in the training data (synthpop's ``rm.replicated.uniques``): leaf donors are real values,
+        so without this about 1 % of rows on a small table are whole records of single
+        patients. A row shared by several training patients identifies none of them and is
+        kept. The model stores a keyed 64-bit hash per unique training row (SipHash, random
+        key), not the rows.
 
     Examples
     --------
@@ -250,7 +252,7 @@ class CartGenerator(TabularGenerator):
                 advance(1)
         self._learn_ranges()
         self.copy_key_ = "".join(chr(97 + int(k)) for k in rng.integers(0, 26, 16))
-        self.copy_hashes_ = np.unique(_row_hashes(training, self.copy_key_)) if self.reject_copies else None
+        self.copy_hashes_ = _unique_rows(_row_hashes(training, self.copy_key_)) if self.reject_copies else None
 
     def _visit_order(self, columns: list[ModelColumn]) -> list[ModelColumn]:
         problems: list[Problem] = []
@@ -409,6 +411,12 @@ def _row_hashes(values: np.ndarray, key: str) -> np.ndarray:
     """A keyed 64-bit hash per column of ``values`` (columns are rows of the model table)."""
     frame = pd.DataFrame(values.T)
     return np.asarray(pd.util.hash_pandas_object(frame, index=False, hash_key=key).to_numpy(), dtype=np.uint64)
+
+
+def _unique_rows(hashes: np.ndarray) -> np.ndarray:
+    """Sorted hashes of the rows that occur exactly once."""
+    values, counts = np.unique(hashes, return_counts=True)
+    return np.asarray(values[counts == 1], dtype=np.uint64)
 
 
 def _model_values(series: pd.Series, col: ModelColumn) -> np.ndarray:
