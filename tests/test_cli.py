@@ -111,7 +111,7 @@ def test_internal_failure_exits_1_without_traceback(tmp_path: Path) -> None:
     code = (
         "import sys; import medsyn.cli as c\n"
         "def boom(*a, **k): raise RuntimeError('kaput')\n"
-        "c._read = boom\n"
+        "c.read_input = boom\n"
         "sys.argv = ['medsyn', 'inspect', 'x.csv']\n"
         "c.main()\n"
     )
