@@ -62,11 +62,6 @@ def test_audit_writes_both_reports(tmp_path: Path) -> None:
     data = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert data["subject"]["records"] == 303
     assert "report.html" in out.stdout
-    synthetic = pd.read_parquet(tmp_path / "demo" / "synth" / "synthetic_balanced.parquet")
-    assert len(synthetic) == 2139
-    shares = synthetic.groupby(["gender", "race"]).size() / len(synthetic)
-    assert shares.round(2).tolist() == [0.25] * 4  # balanced over gender × race
-    assert (tmp_path / "demo" / "synth" / "model" / "model.json").is_file()
 
 
 def test_fail_on_sets_exit_code_4(tmp_path: Path) -> None:
