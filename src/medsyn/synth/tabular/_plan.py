@@ -168,7 +168,9 @@ class TablePlan:
                     observed = values[~missing]
                     values = values.copy()
                     if self.private:  # another record's value would tie two records together
-                        values[missing] = rng.uniform(p.low or 0.0, p.high or 0.0, size=int(missing.sum()))
+                        # one draw per row, used or not: row i's fill never depends on other rows
+                        draws = rng.uniform(p.low or 0.0, p.high or 0.0, size=len(values))
+                        values[missing] = draws[missing]
                     else:
                         values[missing] = rng.choice(observed, size=int(missing.sum())) if observed.size else 0.0
                 if p.low is not None or p.high is not None:
