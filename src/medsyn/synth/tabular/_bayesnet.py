@@ -73,6 +73,7 @@ from medsyn.data.dataset import Modality
 from medsyn.errors import InputError, Problem
 from medsyn.privacy import PrivacyAccountant
 from medsyn.synth._base import GENERATORS, Supports
+from medsyn.synth._params import is_number, is_whole
 from medsyn.synth.tabular._base import TabularGenerator
 from medsyn.synth.tabular._discretize import Discretizer
 from medsyn.synth.tabular._plan import ModelColumn
@@ -149,8 +150,6 @@ class BayesianNetwork(TabularGenerator):
         self._check_params()
         accountant = self.accountant_
         n, d = len(table), len(columns)
-        if accountant is not None:
-            table = _redraw_missing_values(table, columns, rng)
         self.discretizer_ = Discretizer.fit(table, columns, bins=self._bins(n, d), private=accountant is not None)
         layout = _Layout.of(columns, self.discretizer_.sizes)
         codes = layout.extend(self.discretizer_.encode(table))
@@ -188,13 +187,13 @@ class BayesianNetwork(TabularGenerator):
 
     def _check_params(self) -> None:
         problems: list[Problem] = []
-        if not _whole(self.degree) or self.degree < 0:
+        if not is_whole(self.degree) or self.degree < 0:
             problems.append(Problem("bayesian_network degree", repr(self.degree), "a whole number >= 0"))
-        if self.bins is not None and (not _whole(self.bins) or self.bins < 2):
+        if self.bins is not None and (not is_whole(self.bins) or self.bins < 2):
             problems.append(Problem("bayesian_network bins", repr(self.bins), "None or a whole number >= 2"))
-        if not _number(self.alpha) or not 0 < self.alpha < math.inf:
+        if not is_number(self.alpha) or not 0 < self.alpha < math.inf:
             problems.append(Problem("bayesian_network alpha", repr(self.alpha), "a number > 0"))
-        if not _number(self.structure_share) or not 0 < self.structure_share < 1:
+        if not is_number(self.structure_share) or not 0 < self.structure_share < 1:
             problems.append(
                 Problem("bayesian_network structure_share", repr(self.structure_share), "a number in (0, 1)")
             )
@@ -559,31 +558,3 @@ def _draw(flat: np.ndarray, k: int, row: np.ndarray, u: np.ndarray) -> np.ndarra
     """Codes drawn from the rows ``row`` of a table of width ``k`` (see :func:`_flat_cdf`)."""
     codes: np.ndarray = np.searchsorted(flat, row + u, side="right") - row * k
     return codes
-
-
-def _redraw_missing_values(table: pd.DataFrame, columns: list[ModelColumn], rng: np.random.Generator) -> pd.DataFrame:
-    """Missing numbers re-drawn uniformly in the public bounds, independently of other records.
-
-    The plan fills a missing number with another record's value; under privacy that would let
-    one record change the counts of many, so the fill is replaced (the value is not used: the
-    missingness indicator decides).
-    """
-    out = table.copy()
-    for col in columns:
-        indicator = f"{col.name}__missing"
-        if col.kind != "numeric" or indicator not in table.columns:
-            continue
-        missing = np.asarray(table[indicator].astype(str) == "1")
-        draws = rng.uniform(col.low, col.high, len(table))  # one per row, used or not: row i's draw is its own
-        values = out[col.name].to_numpy(dtype=float, copy=True)
-        values[missing] = draws[missing]
-        out[col.name] = values
-    return out
-
-
-def _whole(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Self
 
@@ -60,6 +61,7 @@ from medsyn.data.dataset import Dataset, Modality
 from medsyn.errors import InputError, Problem
 from medsyn.privacy import PrivacyAccountant
 from medsyn.synth._base import GENERATORS, Supports
+from medsyn.synth._params import is_number, is_whole
 from medsyn.synth.tabular._base import ConstraintLike, TabularGenerator
 from medsyn.synth.tabular._discretize import Discretizer
 from medsyn.synth.tabular._pgm import JunctionTree, Measurement, Model, estimate, model_size_mb
@@ -90,10 +92,11 @@ class _MarginalGenerator(TabularGenerator):
     iters: int
 
     # -- mechanism hooks --------------------------------------------------------------------
+    @abstractmethod
     def _one_way_sigma(self, d: int, rho: float) -> float:
         """Noise scale of the one-way measurements (raises :class:`InputError` for unusable settings)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _select_and_measure(
         self,
         codes: np.ndarray,
@@ -105,7 +108,6 @@ class _MarginalGenerator(TabularGenerator):
         advance: Callable[[int], None],
     ) -> tuple[list[Measurement], Model | None]:
         """More measurements (charged to the accountant first) and, optionally, a model to warm-start from."""
-        raise NotImplementedError
 
     def _progress_total(self, d: int) -> int:
         return self.iters // 50 + d
@@ -127,13 +129,13 @@ class _MarginalGenerator(TabularGenerator):
                     fix=f"{self.name} is differentially private by construction; give the budget (default 1.0)",
                 )
             )
-        elif not _number(self.epsilon) or not 0 < self.epsilon < math.inf:
+        elif not is_number(self.epsilon) or not 0 < self.epsilon < math.inf:
             problems.append(Problem(f"{self.name} epsilon", repr(self.epsilon), "a finite number > 0"))
-        if not _number(self.delta) or not 0 < self.delta < 1:
+        if not is_number(self.delta) or not 0 < self.delta < 1:
             problems.append(Problem(f"{self.name} delta", repr(self.delta), "a number in (0, 1), e.g. 1e-9"))
-        if not _whole(self.bins) or self.bins < 2:
+        if not is_whole(self.bins) or self.bins < 2:
             problems.append(Problem(f"{self.name} bins", repr(self.bins), "a whole number >= 2"))
-        if not _whole(self.iters) or self.iters < 1:
+        if not is_whole(self.iters) or self.iters < 1:
             problems.append(Problem(f"{self.name} iters", repr(self.iters), "a whole number >= 1"))
         return problems
 
@@ -456,9 +458,9 @@ class AIM(_MarginalGenerator):
 
     def _param_problems(self) -> list[Problem]:
         problems = super()._param_problems()
-        if self.rounds is not None and (not _whole(self.rounds) or self.rounds < 1):
+        if self.rounds is not None and (not is_whole(self.rounds) or self.rounds < 1):
             problems.append(Problem("aim rounds", repr(self.rounds), "None or a whole number >= 1"))
-        if not _number(self.max_model_size) or not 0 < self.max_model_size < math.inf:
+        if not is_number(self.max_model_size) or not 0 < self.max_model_size < math.inf:
             problems.append(Problem("aim max_model_size", repr(self.max_model_size), "a number of megabytes > 0"))
         return problems
 
@@ -688,11 +690,3 @@ def _place_missing_values(table: pd.DataFrame, columns: Sequence[ModelColumn]) -
             values[missing] = col.low
             out[col.name] = values
     return out
-
-
-def _whole(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _number(value: object) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
