@@ -10,6 +10,7 @@ from rich.console import Console
 
 if TYPE_CHECKING:
     from medsyn.data import Dataset
+    from medsyn.data.schema import Schema
 
 console = Console(stderr=False)
 err_console = Console(stderr=True)
@@ -32,8 +33,12 @@ HeaderOpt = Annotated[
 DecimalOpt = Annotated[str | None, typer.Option("--decimal", help="CSV decimal mark: '.' or ',' (guessed if omitted).")]
 
 
-def read_input(path: Path, schema: Path | None, fmt: str | None, **options: str | bool | None) -> Dataset:
-    """Read with the reader options that were given (``None`` means: let the reader detect it)."""
+def read_input(path: Path, schema: Path | Schema | None, fmt: str | None, **options: str | bool | None) -> Dataset:
+    """Read with the reader options that were given (``None`` means: let the reader detect it).
+
+    ``schema`` is a YAML file of overrides, or a whole :class:`Schema` (e.g. the real data's,
+    so synthetic data is read with the same types).
+    """
     from medsyn.data import read
 
     given = {k: v for k, v in options.items() if v is not None}

@@ -14,13 +14,14 @@ from collections.abc import Sequence
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from medsyn import __version__
+from medsyn._anonymize_cli import anonymize_cmd
 from medsyn._cli_common import (
     DecimalOpt,
     DelimiterOpt,
@@ -33,11 +34,16 @@ from medsyn._cli_common import (
     err_console,
     read_input,
 )
+from medsyn._deid_cli import deid_app
+from medsyn._demo import run_demo_steps
+from medsyn._evaluate_cli import evaluate_command
+from medsyn._pseudonymize_cli import dp_app, pseudonymize, reidentify
+from medsyn._risk_cli import demo_risk, risk
 from medsyn._synth_cli import synth_app
 from medsyn.errors import MedsynError
 
 if TYPE_CHECKING:
-    from medsyn.data import Schema, TabularDataset
+    from medsyn.data import Schema
     from medsyn.metric import MetricResult
 
 __all__ = ["app", "main"]
@@ -265,8 +271,11 @@ def demo(
         "demo-output"
     ),
 ) -> None:
-    """Run the main job on real data shipped with lifelines (the ACTG 175 HIV trial table):
-    audit it, fit a synthesiser, and sample a synthetic table balanced over sex and race."""
+    """Run the main job on a real trial table (ACTG 175): audit, synthesise, evaluate against a holdout.
+
+    The table ships with lifelines. The demo audits it, fits a synthesiser on a training split,
+    samples a table balanced over sex and race, and scores synthetic data on the four axes.
+    """
     from medsyn._deps import require
 
     require("lifelines", "demo", "the demo's real data (ACTG 175, shipped with lifelines)")
@@ -289,31 +298,8 @@ def demo(
             decimal=None,
             header=None,
         )
-        _demo_synth(csv_path, output / "synth")
-
-
-def _demo_synth(csv_path: Path, out_dir: Path) -> None:
-    """Demo step 2: fit ``cart`` on the real table, sample a table balanced over gender × race."""
-    from medsyn.data import read, write_table
-    from medsyn.synth import get
-
-    real = cast("TabularDataset", read(csv_path))  # a CSV is always read as a table
-    console.print("\n[bold]Synthesis[/]: fitting cart on the real table …")
-    model = get("cart")().fit(real, seed=0, progress=True)
-    model.save(out_dir / "model")
-    # a tabular generator samples a TabularDataset (Generator.sample declares only Dataset)
-    synthetic = cast("TabularDataset", model.sample(len(real), balance=["gender", "race"], seed=0))
-    target = write_table(synthetic, out_dir / "synthetic_balanced.parquet")
-    table = Table(
-        "gender", "race", "real share", "synthetic share", title="Balanced synthetic table", header_style="bold"
-    )
-    real_share = real.data.groupby(["gender", "race"]).size() / len(real)
-    syn_share = synthetic.data.groupby(["gender", "race"]).size() / len(synthetic)
-    for key, share in real_share.items():
-        gender, race = cast("tuple[object, object]", key)  # a two-column groupby key
-        table.add_row(str(gender), str(race), f"{share:.1%}", f"{syn_share.get((gender, race), 0.0):.1%}")
-    console.print(table)
-    console.print(f"Synthetic table ({len(synthetic):,} rows): [bold]{target}[/]\nModel: [bold]{out_dir / 'model'}[/]")
+        demo_risk(csv_path, output / "risk")
+        run_demo_steps(csv_path, output)
 
 
 def main() -> None:
@@ -338,6 +324,13 @@ def main() -> None:
 
 
 app.add_typer(synth_app, name="synth")
+app.command("evaluate")(evaluate_command)
+app.add_typer(deid_app, name="deid")
+app.command("risk")(risk)
+app.command("anonymize")(anonymize_cmd)
+app.command("pseudonymize")(pseudonymize)
+app.command("reidentify")(reidentify)
+app.add_typer(dp_app, name="dp")
 
 if __name__ == "__main__":
     main()

@@ -146,6 +146,10 @@ class MetricResult:
     details: Mapping[str, Detail] = field(default_factory=dict)
     items: tuple[ItemResult, ...] = ()
     item_threshold: Threshold | None = None
+    #: Bootstrap replicates of ``value`` on the evaluation's shared resamples (replicate ``b`` of
+    #: every metric resamples the same records), so a scorecard can bootstrap aggregates. Not
+    #: serialised; the CI is.
+    replicates: tuple[float, ...] = field(default=(), repr=False)
 
     def __repr__(self) -> str:
         ci = f" CI[{self.ci[0]:.3g}, {self.ci[1]:.3g}]" if self.ci else ""
@@ -238,6 +242,7 @@ class Metric(ABC):
         details: Mapping[str, Detail] | None = None,
         ci: tuple[float, float] | None = None,
         item_threshold: Threshold | None = None,
+        replicates: Iterable[float] = (),
     ) -> MetricResult:
         """Build a result; ``status`` defaults to judging ``value`` against the threshold.
 
@@ -263,6 +268,7 @@ class Metric(ABC):
             details=dict(details or {}),
             items=tuple(items),
             item_threshold=item_threshold,
+            replicates=tuple(float(v) for v in replicates),
         )
 
     def judge(self, value: float) -> Status:
@@ -308,4 +314,5 @@ def metrics_for(modality: Modality | str | None = None, kind: MetricKind | str |
 
 def _load_builtin_metrics() -> None:
     """Import the packages that register metrics (explicit list: no globbing for plugins)."""
+    import medsyn.evaluate
     import medsyn.quality  # noqa: F401

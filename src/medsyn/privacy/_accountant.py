@@ -11,6 +11,7 @@ charge, so a report can say exactly what the data paid for (bounds, category set
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -101,7 +102,7 @@ class PrivacyGuarantee:
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> PrivacyGuarantee:
-        spends = tuple(Spend(**s) for s in data.get("spends", []))  # type: ignore[arg-type, attr-defined]
+        spends = tuple(Spend(**s) for s in data.get("spends", []))  # type: ignore[attr-defined]
         return cls(
             float(data["epsilon"]),  # type: ignore[arg-type]
             float(data["delta"]),  # type: ignore[arg-type]
@@ -195,6 +196,54 @@ class PrivacyAccountant:
                     f"δ={max(0.0, self.delta - spent_delta):.3g} of the budget is left"
                 )
         self._spends.append(Spend(what, epsilon, delta, rho))
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain data: the budget and every charge (what :meth:`from_dict` reads back)."""
+        return {
+            "epsilon": self.epsilon,
+            "delta": self.delta,
+            "mode": self.mode,
+            "spends": [s.to_dict() for s in self._spends],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object], *, source: str = "accountant") -> PrivacyAccountant:
+        """Rebuild an accountant with its charges; a record whose charges exceed its budget is refused."""
+        if not isinstance(data, Mapping) or not {"epsilon", "mode"} <= set(data):
+            raise InputError(Problem(source, "no epsilon/mode", "an accountant written by to_dict()"))
+        mode = data["mode"]
+        acc = cls(data["epsilon"], data.get("delta", 0.0), mode=mode)  # type: ignore[arg-type]
+        raw = data.get("spends", [])
+        problems: list[Problem] = []
+        spends: list[Spend] = []
+        for i, item in enumerate(raw if isinstance(raw, list) else [raw]):
+            try:
+                spend = Spend(
+                    str(item["what"]),
+                    float(item.get("epsilon", 0.0)),
+                    float(item.get("delta", 0.0)),
+                    float(item.get("rho", 0.0)),
+                )
+            except (TypeError, KeyError, ValueError, AttributeError):
+                problems.append(Problem(f"{source}: spends[{i}]", repr(item), "{what, epsilon, delta, rho}"))
+                continue
+            if min(spend.epsilon, spend.delta, spend.rho) < 0 or not all(
+                math.isfinite(v) for v in (spend.epsilon, spend.delta, spend.rho)
+            ):
+                problems.append(Problem(f"{source}: spends[{i}]", repr(item), "finite charges >= 0"))
+            spends.append(spend)
+        if problems:
+            raise InputError(problems)
+        acc._spends = spends
+        over = (
+            acc.spent_rho > acc.rho_budget * (1 + 1e-9)
+            if mode == "zcdp"
+            else acc.spent_epsilon > acc.epsilon * (1 + 1e-9)
+            or sum(s.delta for s in spends) > acc.delta * (1 + 1e-9) + 1e-15
+        )
+        if over:
+            raise InputError(Problem(source, "charges that exceed the budget", "a record written by to_dict()"))
+        return acc
 
     def guarantee(self, mechanism: str) -> PrivacyGuarantee:
         """The guarantee of everything charged so far."""

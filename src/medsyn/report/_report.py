@@ -47,7 +47,7 @@ def _num(value: float | int | None, unit: str = "") -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
     if unit.startswith("share of "):  # "0.175 share of channels" reads as "17.5% of channels"
-        return f"{100 * float(value):.3g}% {unit[len('share '):]}"
+        return f"{100 * float(value):.3g}% {unit[len('share ') :]}"
     text = f"{value:.4g}" if isinstance(value, float) else str(value)
     return f"{text} {unit}".strip()
 

@@ -117,9 +117,7 @@ class GroupCodes:
         return np.bincount(self.codes[self.codes >= 0], minlength=len(self.labels))
 
 
-def group_codes(
-    s: pd.Series, f: Field, *, max_quantile_groups: int = 4, shared: Codes | None = None
-) -> GroupCodes:
+def group_codes(s: pd.Series, f: Field, *, max_quantile_groups: int = 4, shared: Codes | None = None) -> GroupCodes:
     """Groups of a protected column: age bands for ages, quartiles for other numbers, else values.
 
     Parameters
@@ -230,8 +228,9 @@ def factorized(frame: pd.DataFrame, column: str) -> Codes:
         return _factorize(s, per_frame, column, key)
 
 
-def _factorize(s: pd.Series, per_frame: dict[object, tuple[tuple[object, ...], object]], column: str,
-               key: tuple[object, ...]) -> Codes:
+def _factorize(
+    s: pd.Series, per_frame: dict[object, tuple[tuple[object, ...], object]], column: str, key: tuple[object, ...]
+) -> Codes:
     if isinstance(s.dtype, pd.CategoricalDtype):
         # Already codes: keep them, dropping only categories that no row holds.
         raw = s.array.codes  # type: ignore[union-attr]

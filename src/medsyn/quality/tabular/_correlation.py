@@ -154,21 +154,32 @@ class Collinearity(Metric):
             for i, j in zip(iu[0][hits], iu[1][hits], strict=True):
                 r = float(both[i, j])
                 if r >= self.pair_limit:
-                    items.append(ItemResult(
-                        "pair", f"{num[i]} ~ {num[j]}", r, self.judge(r),
-                        f"'{num[i]}' and '{num[j]}' move together (Pearson {pearson[i, j]:+.3f}, "
-                        f"Spearman {spearman[i, j]:+.3f}); one may be redundant",
-                        {"pearson": float(pearson[i, j]), "spearman": float(spearman[i, j])},
-                    ))
+                    items.append(
+                        ItemResult(
+                            "pair",
+                            f"{num[i]} ~ {num[j]}",
+                            r,
+                            self.judge(r),
+                            f"'{num[i]}' and '{num[j]}' move together (Pearson {pearson[i, j]:+.3f}, "
+                            f"Spearman {spearman[i, j]:+.3f}); one may be redundant",
+                            {"pearson": float(pearson[i, j]), "spearman": float(spearman[i, j])},
+                        )
+                    )
             vif = _vif(pearson) if len(num) <= _MAX_VIF_COLUMNS else np.full(len(num), np.nan)
             vif_max = float(np.nanmax(vif)) if np.isfinite(vif).any() or np.isinf(vif).any() else float("nan")
             for c, v in zip(num, vif, strict=True):
                 if v > self.vif_limit:
                     shown = "∞" if np.isinf(v) else f"{v:.0f}"
-                    items.append(ItemResult(
-                        "column", c, float(v), Status.WARN,
-                        f"VIF {shown}: '{c}' is almost a linear combination of other features", {"vif": float(v)},
-                    ))
+                    items.append(
+                        ItemResult(
+                            "column",
+                            c,
+                            float(v),
+                            Status.WARN,
+                            f"VIF {shown}: '{c}' is almost a linear combination of other features",
+                            {"vif": float(v)},
+                        )
+                    )
         strongest = max(strongest, self._categorical(frame, features, pos, items))
         status = worst([self.judge(strongest), *(i.status for i in items)])
         pairs = [i for i in items if i.scope == "pair"]
@@ -179,8 +190,13 @@ class Collinearity(Metric):
             reason = f"{len(items)} features are near-linear combinations of others (VIF > {self.vif_limit:g})"
         else:
             reason = f"no two features are redundant (strongest association {strongest:.2f})"
-        details = {"numeric_features": len(num), "max_vif": vif_max, "sampled_rows": len(frame) if pos is None
-                   else len(pos), "pair_limit": self.pair_limit, "vif_limit": self.vif_limit}
+        details = {
+            "numeric_features": len(num),
+            "max_vif": vif_max,
+            "sampled_rows": len(frame) if pos is None else len(pos),
+            "pair_limit": self.pair_limit,
+            "vif_limit": self.vif_limit,
+        }
         if pos is not None:
             reason += f" (estimated on a seeded sample of {len(pos):,} rows)"
         if len(num) > _MAX_VIF_COLUMNS:
@@ -210,8 +226,14 @@ class Collinearity(Metric):
                 v = _cramers_v(ca, cb, ka, kb)
                 best = max(best, v)
                 if v >= self.pair_limit:
-                    items.append(ItemResult("pair", f"{na} ~ {nb}", v, self.judge(v),
-                                            f"'{na}' and '{nb}' determine each other (Cramér's V {v:.3f})",
-                                            {"cramers_v": v}))
+                    items.append(
+                        ItemResult(
+                            "pair",
+                            f"{na} ~ {nb}",
+                            v,
+                            self.judge(v),
+                            f"'{na}' and '{nb}' determine each other (Cramér's V {v:.3f})",
+                            {"cramers_v": v},
+                        )
+                    )
         return best
-

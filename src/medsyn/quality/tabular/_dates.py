@@ -97,25 +97,45 @@ class DateSanity(Metric):
             ):
                 if k:
                     bad += k
-                    items.append(ItemResult("column", f"{c}: {kind}", k / n, Status.WARN, f"{k} dates in '{c}' {why}",
-                                            {"column": c, "problem": kind, "rows": k}))
+                    items.append(
+                        ItemResult(
+                            "column",
+                            f"{c}: {kind}",
+                            k / n,
+                            Status.WARN,
+                            f"{k} dates in '{c}' {why}",
+                            {"column": c, "problem": kind, "rows": k},
+                        )
+                    )
         for early, late in _pairs(cols):
             a, b = parsed[early], parsed[late]
             wrong = int((a > b).sum())
             both = int((a.notna() & b.notna()).sum())
             if wrong:
                 bad += wrong
-                items.append(ItemResult("pair", f"{early} ≤ {late}", wrong / both, Status.WARN,
-                                        f"{wrong} rows have '{early}' after '{late}'",
-                                        {"earlier": early, "later": late, "rows": wrong}))
+                items.append(
+                    ItemResult(
+                        "pair",
+                        f"{early} ≤ {late}",
+                        wrong / both,
+                        Status.WARN,
+                        f"{wrong} rows have '{early}' after '{late}'",
+                        {"earlier": early, "later": late, "rows": wrong},
+                    )
+                )
         value = bad / checked if checked else 0.0
         status = worst([self.judge(value), *(i.status for i in items)])
         if items:
             reason = f"{bad} date problems in {len(cols)} date columns: " + "; ".join(i.note for i in items[:3])
         else:
             reason = f"all {checked} dates in {len(cols)} columns are readable, plausible and in order"
-        return self.result(value, reason, status=status, items=items,
-                           details={"date_columns": ", ".join(cols), "reference_date": str(now.date())})
+        return self.result(
+            value,
+            reason,
+            status=status,
+            items=items,
+            details={"date_columns": ", ".join(cols), "reference_date": str(now.date())},
+        )
 
 
 def _date_columns(frame: pd.DataFrame, schema_dates: list[str]) -> list[str]:

@@ -92,13 +92,21 @@ class IdentifierColumns(Metric):
             s = frame[f.name] if pos is None else frame[f.name].iloc[pos]
             why = self._why(f, s)
             if why is not None:
-                items.append(ItemResult("column", f.name, 1.0, Status.WARN,
-                                        f"{why}: remove or pseudonymise before release",
-                                        {"schema_type": f.type.value, "roles": ",".join(r.value for r in f.roles)}))
+                items.append(
+                    ItemResult(
+                        "column",
+                        f.name,
+                        1.0,
+                        Status.WARN,
+                        f"{why}: remove or pseudonymise before release",
+                        {"schema_type": f.type.value, "roles": ",".join(r.value for r in f.roles)},
+                    )
+                )
         status = worst([self.judge(len(items)), *(i.status for i in items)])
         if items:
-            reason = (f"{len(items)} columns can identify a patient and must not be released as they are: "
-                      + "; ".join(f"'{i.key}' ({i.note.split(':')[0]})" for i in items[:5]))
+            reason = f"{len(items)} columns can identify a patient and must not be released as they are: " + "; ".join(
+                f"'{i.key}' ({i.note.split(':')[0]})" for i in items[:5]
+            )
         else:
             reason = "no column looks like a direct identifier"
         details = {"rows_inspected": len(frame) if pos is None else len(pos)}

@@ -54,13 +54,27 @@ class ClassImbalance(Metric):
         for f in target_fields(schema):
             counts = frame[f.name].value_counts(dropna=True)
             if len(counts) > self.max_classes:
-                items.append(ItemResult("target", f.name, float("nan"), Status.INFO,
-                                        f"{len(counts)} distinct values: a continuous target, no classes to balance"))
+                items.append(
+                    ItemResult(
+                        "target",
+                        f.name,
+                        float("nan"),
+                        Status.INFO,
+                        f"{len(counts)} distinct values: a continuous target, no classes to balance",
+                    )
+                )
                 continue
             if len(counts) < 2:
-                items.append(ItemResult("target", f.name, float("inf"), Status.FAIL,
-                                        f"only one outcome value in {int(counts.sum())} filled rows: nothing to learn",
-                                        {"classes": len(counts)}))
+                items.append(
+                    ItemResult(
+                        "target",
+                        f.name,
+                        float("inf"),
+                        Status.FAIL,
+                        f"only one outcome value in {int(counts.sum())} filled rows: nothing to learn",
+                        {"classes": len(counts)},
+                    )
+                )
                 ratios.append((float("inf"), f.name))
                 continue
             total = float(counts.sum())
@@ -68,21 +82,35 @@ class ClassImbalance(Metric):
             ratio = float(counts.iloc[0] / counts.iloc[-1])
             balance = float(-(p * np.log(p)).sum() / np.log(len(p)))
             details: dict[str, Detail] = {
-                "classes": len(counts), "minority_class": str(counts.index[-1]), "minority_share": float(p[-1]),
-                "majority_class": str(counts.index[0]), "entropy_balance": balance,
+                "classes": len(counts),
+                "minority_class": str(counts.index[-1]),
+                "minority_share": float(p[-1]),
+                "majority_class": str(counts.index[0]),
+                "entropy_balance": balance,
             }
             for label, k in counts.items():
                 details[f"n[{label}]"] = int(k)
-            note = (f"rarest class '{counts.index[-1]}' is {p[-1]:.1%} of {int(total)} rows; the commonest "
-                    f"'{counts.index[0]}' is {ratio:.1f}× as frequent")
+            note = (
+                f"rarest class '{counts.index[-1]}' is {p[-1]:.1%} of {int(total)} rows; the commonest "
+                f"'{counts.index[0]}' is {ratio:.1f}× as frequent"
+            )
             items.append(ItemResult("target", f.name, ratio, self.judge(ratio), note, details))
             for label, k in counts.items():
-                items.append(ItemResult("class", f"{f.name}={label}", float(k) / total, Status.INFO,
-                                        f"{int(k)} rows", {"n": int(k), "share": float(k) / total}))
+                items.append(
+                    ItemResult(
+                        "class",
+                        f"{f.name}={label}",
+                        float(k) / total,
+                        Status.INFO,
+                        f"{int(k)} rows",
+                        {"n": int(k), "share": float(k) / total},
+                    )
+                )
             ratios.append((ratio, f.name))
         if not ratios:
-            return self.skipped("no target has between 2 and "
-                                f"{self.max_classes} classes (continuous targets have no class balance)")
+            return self.skipped(
+                f"no target has between 2 and {self.max_classes} classes (continuous targets have no class balance)"
+            )
         value, which = max(ratios)
         status = worst(i.status for i in items)
         top = next(i for i in items if i.scope == "target" and i.key == which)
@@ -93,7 +121,6 @@ class ClassImbalance(Metric):
             reason += "; consider stratified splits and class-aware metrics"
         else:
             reason += "; the rare outcome is too rare to learn without rebalancing or more data"
-        return self.result(value, reason, status=status, items=items,
-                           details={"targets": len(ratios), "worst_target": which})
-
-
+        return self.result(
+            value, reason, status=status, items=items, details={"targets": len(ratios), "worst_target": which}
+        )

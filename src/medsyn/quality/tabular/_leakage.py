@@ -125,8 +125,13 @@ class TargetLeakage(Metric):
         else:
             top = max(items, key=lambda i: i.value)
             reason = f"no single feature predicts the outcome suspiciously well (best: {top.note})"
-        details = {"rows_used": len(sample), "sampled": pos is not None, "folds": self.folds,
-                   "max_depth": self.max_depth, "seed": self.seed}
+        details = {
+            "rows_used": len(sample),
+            "sampled": pos is not None,
+            "folds": self.folds,
+            "max_depth": self.max_depth,
+            "seed": self.seed,
+        }
         if pos is not None:
             reason += f" (estimated on a seeded sample of {len(pos):,} rows)"
         return self.result(best, reason, status=status, items=items, details=details)

@@ -46,8 +46,10 @@ class Missingness(Metric):
     def _compute(self, real: Dataset, synthetic: Dataset | None) -> MetricResult:
         assert isinstance(real, TabularDataset)
         frame: pd.DataFrame = real.data
-        share = pd.Series({col: float(missing_mask(frame, str(col)).mean()) if len(frame) else 0.0
-                           for col in frame.columns}, dtype=float)
+        share = pd.Series(
+            {col: float(missing_mask(frame, str(col)).mean()) if len(frame) else 0.0 for col in frame.columns},
+            dtype=float,
+        )
         items = [
             ItemResult(
                 "column",
@@ -134,7 +136,10 @@ class MissingnessByGroup(Metric):
             reason = f"missing values are spread evenly across protected groups (largest Cramér's V {top.value:.2f})"
         flagged = sum(i.status.severity >= Status.WARN.severity for i in items)
         return self.result(
-            top.value, reason, status=status, items=items,
+            top.value,
+            reason,
+            status=status,
+            items=items,
             details={"pairs_tested": len(items), "pairs_flagged": flagged, "alpha": self.alpha},
         )
 
@@ -162,7 +167,11 @@ class MissingnessByGroup(Metric):
         hi, lo = int(np.argmax(rates)), int(np.argmin(rates))
         note = f"{rates[hi]:.1%} missing for {g.name}={labels[hi]} vs {rates[lo]:.1%} for {g.name}={labels[lo]}"
         details: dict[str, Detail] = {
-            "column": col, "group_field": g.name, "chi2": chi2, "dof": dof, "p_value": p_value,
+            "column": col,
+            "group_field": g.name,
+            "chi2": chi2,
+            "dof": dof,
+            "p_value": p_value,
         }
         for lab, r, k in zip(labels, rates, n_group, strict=True):
             details[f"missing_rate[{lab}]"] = float(r)

@@ -142,11 +142,25 @@ class UnivariateOutliers(Metric):
             if k:
                 vals = back(x[both])
                 note += f" (from {vals.min():g} to {vals.max():g}; typical range {back(q1):g}–{back(q3):g})"
-            items.append(ItemResult("column", f.name, share, status, note, {
-                "outliers": k, "robust_z": int(by_z.sum()), "iqr_fence": int(by_iqr.sum()), "log_scale": log,
-                "median": float(back(med)), "q1": float(back(q1)), "q3": float(back(q3)),
-                "max_robust_z": float(np.nanmax(z)) if n else 0.0,
-            }))
+            items.append(
+                ItemResult(
+                    "column",
+                    f.name,
+                    share,
+                    status,
+                    note,
+                    {
+                        "outliers": k,
+                        "robust_z": int(by_z.sum()),
+                        "iqr_fence": int(by_iqr.sum()),
+                        "log_scale": log,
+                        "median": float(back(med)),
+                        "q1": float(back(q1)),
+                        "q3": float(back(q3)),
+                        "max_robust_z": float(np.nanmax(z)) if n else 0.0,
+                    },
+                )
+            )
         if not items:
             return self.skipped("no numeric column with at least 5 distinct values and a non-zero spread")
         value = flagged_cells / total if total else 0.0
@@ -157,8 +171,13 @@ class UnivariateOutliers(Metric):
             reason = f"{value:.2%} of numeric values are far outside their column's usual range; most in {cols}"
         else:
             reason = f"{value:.2%} of numeric values are far outside their column's usual range — within limits"
-        details = {"columns_checked": len(items), "outlier_values": flagged_cells, "z_limit": self.z_limit,
-                   "iqr_factor": self.iqr_factor, "estimated_on_rows": len(frame) if pos is None else len(pos)}
+        details = {
+            "columns_checked": len(items),
+            "outlier_values": flagged_cells,
+            "z_limit": self.z_limit,
+            "iqr_factor": self.iqr_factor,
+            "estimated_on_rows": len(frame) if pos is None else len(pos),
+        }
         if pos is not None:
             reason += f" (medians and spreads estimated on a seeded sample of {len(pos):,} rows)"
         return self.result(value, reason, status=status, items=items, details=details)
@@ -243,12 +262,27 @@ class MultivariateOutliers(Metric):
                 break
             j = np.argsort(-np.abs(z[i]))[:3]
             cols = ", ".join(f"{fields[c].name}={x[i, c]:g}" for c in j)
-            items.append(ItemResult("record", str(int(rows[i])), float(score[i]), Status.WARN,
-                                    f"unusual combination, most extreme: {cols}", {"anomaly_score": float(score[i])}))
-        reason = (f"{share:.2%} of records are unusual as a whole (isolation-forest anomaly score > "
-                  f"{self.score_limit:g})")
+            items.append(
+                ItemResult(
+                    "record",
+                    str(int(rows[i])),
+                    float(score[i]),
+                    Status.WARN,
+                    f"unusual combination, most extreme: {cols}",
+                    {"anomaly_score": float(score[i])},
+                )
+            )
+        reason = (
+            f"{share:.2%} of records are unusual as a whole (isolation-forest anomaly score > {self.score_limit:g})"
+        )
         if pos is not None:
             reason += f", estimated on a sample of {len(rows):,} rows"
-        details = {"columns": len(fields), "scored_rows": len(rows), "fit_rows": len(fit_rows),
-                   "sampled": pos is not None, "score_limit": self.score_limit, "seed": self.seed}
+        details = {
+            "columns": len(fields),
+            "scored_rows": len(rows),
+            "fit_rows": len(fit_rows),
+            "sampled": pos is not None,
+            "score_limit": self.score_limit,
+            "seed": self.seed,
+        }
         return self.result(share, reason, items=items, details=details)

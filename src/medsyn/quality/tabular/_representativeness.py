@@ -102,20 +102,28 @@ class Representativeness(Metric):
                 small_cross += len(found)
                 items.extend(found)
         status = worst([self.judge(small_single), *(i.status for i in items)])
-        smallest = min((i for i in items if i.scope == "group" and "×" not in i.key),
-                       key=lambda i: float(i.details["n"] or 0), default=None)
+        smallest = min(
+            (i for i in items if i.scope == "group" and "×" not in i.key),
+            key=lambda i: float(i.details["n"] or 0),
+            default=None,
+        )
         if small_single:
             names = ", ".join(i.key for i in items if i.status.severity >= Status.WARN.severity)
-            reason = (f"{small_single} protected groups have fewer than {self.min_cell} records ({names}): too few "
-                      "to learn from or to check a model's fairness for them")
+            reason = (
+                f"{small_single} protected groups have fewer than {self.min_cell} records ({names}): too few "
+                "to learn from or to check a model's fairness for them"
+            )
         else:
             reason = f"every protected group has at least {self.min_cell} records"
             if smallest is not None:
                 reason += f" (smallest: {smallest.key}, n={smallest.details['n']}, {smallest.value:.1%})"
         if small_cross:
             reason += f"; {small_cross} intersections of two protected fields are smaller than {self.min_cell}"
-        details: dict[str, Detail] = {"protected_fields": ", ".join(f.name for f in protected),
-                                      "min_cell": self.min_cell, "small_intersections": small_cross}
+        details: dict[str, Detail] = {
+            "protected_fields": ", ".join(f.name for f in protected),
+            "min_cell": self.min_cell,
+            "small_intersections": small_cross,
+        }
         return self.result(small_single, reason, status=status, items=items, details=details)
 
     def _single(
@@ -130,8 +138,11 @@ class Representativeness(Metric):
         codes = np.where(g.codes >= 0, g.codes, k)  # missing group value → its own "(missing)" group
         n = np.bincount(codes, minlength=k + 1)
         labels = [*g.labels, "(missing)"]
-        miss = (np.bincount(codes, weights=missing_per_row, minlength=k + 1) / np.maximum(n * n_other, 1)
-                if missing_per_row is not None else np.zeros(k + 1))
+        miss = (
+            np.bincount(codes, weights=missing_per_row, minlength=k + 1) / np.maximum(n * n_other, 1)
+            if missing_per_row is not None
+            else np.zeros(k + 1)
+        )
         prevalence: list[tuple[str, np.ndarray]] = []
         for t, pos in targets:
             if pos is None or t.name == g.name:
@@ -146,17 +157,25 @@ class Representativeness(Metric):
         for j in np.flatnonzero(n)[:_MAX_GROUPS]:
             share = n[j] / n_rows
             small = n[j] < self.min_cell
-            details: dict[str, Detail] = {"field": g.name, "group": labels[j], "n": int(n[j]), "share": float(share),
-                                          "missing_rate": float(miss[j])}
+            details: dict[str, Detail] = {
+                "field": g.name,
+                "group": labels[j],
+                "n": int(n[j]),
+                "share": float(share),
+                "missing_rate": float(miss[j]),
+            }
             for key, values in prevalence:
                 details[key] = float(values[j])
             note = f"{int(n[j])} records ({share:.1%})"
             if prevalence:
-                note += f", outcome {prevalence[0][0][len('prevalence['):-1]} in {prevalence[0][1][j]:.1%}"
+                note += f", outcome {prevalence[0][0][len('prevalence[') : -1]} in {prevalence[0][1][j]:.1%}"
             if small:
                 note = f"only {note}: fewer than {self.min_cell}"
-            items.append(ItemResult("group", f"{g.name}={labels[j]}", float(share),
-                                    Status.WARN if small else Status.INFO, note, details))
+            items.append(
+                ItemResult(
+                    "group", f"{g.name}={labels[j]}", float(share), Status.WARN if small else Status.INFO, note, details
+                )
+            )
         return items
 
     def _cross(self, a: GroupCodes, b: GroupCodes, n_rows: int) -> list[ItemResult]:
@@ -168,8 +187,19 @@ class Representativeness(Metric):
         items = []
         for i, j in zip(*np.nonzero((n < self.min_cell) & rows_a[:, None] & rows_b[None, :]), strict=True):
             key = f"{a.name}={a.labels[i]} × {b.name}={b.labels[j]}"
-            items.append(ItemResult("group", key, float(n[i, j] / n_rows), Status.INFO,
-                                    f"intersection with only {int(n[i, j])} records",
-                                    {"field": f"{a.name} × {b.name}", "group": f"{a.labels[i]} × {b.labels[j]}",
-                                     "n": int(n[i, j]), "share": float(n[i, j] / n_rows)}))
+            items.append(
+                ItemResult(
+                    "group",
+                    key,
+                    float(n[i, j] / n_rows),
+                    Status.INFO,
+                    f"intersection with only {int(n[i, j])} records",
+                    {
+                        "field": f"{a.name} × {b.name}",
+                        "group": f"{a.labels[i]} × {b.labels[j]}",
+                        "n": int(n[i, j]),
+                        "share": float(n[i, j] / n_rows),
+                    },
+                )
+            )
         return items[:_MAX_GROUPS]

@@ -62,8 +62,14 @@ def _numeric_findings(frame: pd.DataFrame, f: Field) -> tuple[list[_Finding], in
         bad = np.flatnonzero(np.isnan(parsed))
         if len(bad):
             rows = int(np.isin(codes, bad).sum())
-            out.append(_Finding("wrong_type", rows, _examples(uniques[bad]),
-                                f"{rows} values are not numbers although '{f.name}' is {f.type.value}"))
+            out.append(
+                _Finding(
+                    "wrong_type",
+                    rows,
+                    _examples(uniques[bad]),
+                    f"{rows} values are not numbers although '{f.name}' is {f.type.value}",
+                )
+            )
         x = np.full(len(s), np.nan)
         known = codes >= 0
         x[known] = parsed[codes[known]]
@@ -72,8 +78,14 @@ def _numeric_findings(frame: pd.DataFrame, f: Field) -> tuple[list[_Finding], in
     if f.type is FieldType.INTEGER:
         frac = finite & (x != np.round(np.where(finite, x, 0.0)))
         if frac.any():
-            out.append(_Finding("not_integer", int(frac.sum()), _examples(np.unique(x[frac])),
-                                f"{int(frac.sum())} values have decimals although '{f.name}' holds whole numbers"))
+            out.append(
+                _Finding(
+                    "not_integer",
+                    int(frac.sum()),
+                    _examples(np.unique(x[frac])),
+                    f"{int(frac.sum())} values have decimals although '{f.name}' holds whole numbers",
+                )
+            )
     for kind, limit, test, word in (
         ("below_minimum", f.minimum, np.less, "below the allowed minimum"),
         ("above_maximum", f.maximum, np.greater, "above the allowed maximum"),
@@ -81,16 +93,25 @@ def _numeric_findings(frame: pd.DataFrame, f: Field) -> tuple[list[_Finding], in
         if limit is not None:
             hit = finite & test(x, limit, where=finite, out=np.zeros(len(x), dtype=bool))
             if hit.any():
-                out.append(_Finding(kind, int(hit.sum()), _examples(np.unique(x[hit])),
-                                    f"{int(hit.sum())} values {word} {limit:g}"))
+                out.append(
+                    _Finding(
+                        kind, int(hit.sum()), _examples(np.unique(x[hit])), f"{int(hit.sum())} values {word} {limit:g}"
+                    )
+                )
     plausible = PLAUSIBLE_BY_UNIT.get(f.unit or "")
     if plausible is not None:
         lo, hi = plausible
         hit = finite & ((x < lo) | (x > hi))
         if hit.any():
-            out.append(_Finding("implausible_for_unit", int(hit.sum()), _examples(np.unique(x[hit])),
-                                f"{int(hit.sum())} values outside {lo:g}–{hi:g} {f.unit}, impossible for a "
-                                f"measurement in {f.unit} (a unit or typing error?)"))
+            out.append(
+                _Finding(
+                    "implausible_for_unit",
+                    int(hit.sum()),
+                    _examples(np.unique(x[hit])),
+                    f"{int(hit.sum())} values outside {lo:g}–{hi:g} {f.unit}, impossible for a "
+                    f"measurement in {f.unit} (a unit or typing error?)",
+                )
+            )
     return out, n
 
 
@@ -155,20 +176,34 @@ class SchemaViolations(Metric):
                 share = x.rows / n if n else 0.0
                 status = Status.FAIL if x.kind in {"wrong_type", "implausible_for_unit"} else self.judge(share)
                 details: dict[str, Detail] = {
-                    "column": f.name, "problem": x.kind, "rows": x.rows, "examples": x.examples,
+                    "column": f.name,
+                    "problem": x.kind,
+                    "rows": x.rows,
+                    "examples": x.examples,
                 }
-                items.append(ItemResult("column", f"{f.name}: {x.kind}", share, worst([status, Status.WARN]),
-                                        f"{x.why} (e.g. {x.examples})", details))
+                items.append(
+                    ItemResult(
+                        "column",
+                        f"{f.name}: {x.kind}",
+                        share,
+                        worst([status, Status.WARN]),
+                        f"{x.why} (e.g. {x.examples})",
+                        details,
+                    )
+                )
         value = bad_cells / checked if checked else 0.0
         status = worst([self.judge(value), *(i.status for i in items)])
         if items:
             cols = sorted({str(i.details["column"]) for i in items})
-            reason = (f"{bad_cells} values in {len(cols)} columns break the data dictionary "
-                      f"({', '.join(cols[:6])}{' …' if len(cols) > 6 else ''}): {items[0].note}")
+            reason = (
+                f"{bad_cells} values in {len(cols)} columns break the data dictionary "
+                f"({', '.join(cols[:6])}{' …' if len(cols) > 6 else ''}): {items[0].note}"
+            )
         else:
             reason = f"all {checked} checked values fit the data dictionary (ranges, categories, types, units)"
-        return self.result(value, reason, status=status, items=items,
-                           details={"checked_values": checked, "bad_values": bad_cells})
+        return self.result(
+            value, reason, status=status, items=items, details={"checked_values": checked, "bad_values": bad_cells}
+        )
 
 
 @METRICS.register("mixed_types")
@@ -231,21 +266,38 @@ class MixedTypes(Metric):
                 top = stray[np.argsort(-stray_counts, kind="stable")]
                 status = Status.WARN if minority <= self.stray_share else Status.INFO
                 kind = "numbers" if num_share >= 0.5 else "text"
-                note = (f"mostly {kind} ({max(num_share, 1 - num_share):.1%}) with {minority:.1%} of values of "
-                        f"another kind, e.g. {_examples(top)}")
-                items.append(ItemResult("column", str(col), minority, status, note,
-                                        {"numeric_share": num_share, "python_types": python_kind,
-                                         "distinct_values": len(raw)}))
+                note = (
+                    f"mostly {kind} ({max(num_share, 1 - num_share):.1%}) with {minority:.1%} of values of "
+                    f"another kind, e.g. {_examples(top)}"
+                )
+                items.append(
+                    ItemResult(
+                        "column",
+                        str(col),
+                        minority,
+                        status,
+                        note,
+                        {"numeric_share": num_share, "python_types": python_kind, "distinct_values": len(raw)},
+                    )
+                )
             elif python_kind.startswith("mixed"):
-                items.append(ItemResult("column", str(col), 0.0, Status.WARN,
-                                        f"values stored as different Python types ({python_kind})",
-                                        {"numeric_share": num_share, "python_types": python_kind}))
+                items.append(
+                    ItemResult(
+                        "column",
+                        str(col),
+                        0.0,
+                        Status.WARN,
+                        f"values stored as different Python types ({python_kind})",
+                        {"numeric_share": num_share, "python_types": python_kind},
+                    )
+                )
         value = len(items) / n_text if n_text else 0.0
         status = worst(i.status for i in items)
         flagged = [i for i in items if i.status is Status.WARN]
         if flagged:
-            reason = (f"{len(flagged)} text columns are mostly one type with stray values of another: "
-                      + "; ".join(f"'{i.key}' {i.note}" for i in flagged[:3]))
+            reason = f"{len(flagged)} text columns are mostly one type with stray values of another: " + "; ".join(
+                f"'{i.key}' {i.note}" for i in flagged[:3]
+            )
         elif items:
             reason = f"{len(items)} text columns mix numeric and lettered codes (treat them as categories)"
         else:

@@ -82,15 +82,28 @@ class ConstantColumns(Metric):
             n_unique, share, top, n = _top_share(*_counts(frame, str(col), None))
             if n_unique <= 1:
                 what = "has no values at all" if n == 0 else f"holds the single value '{top}' in every filled row"
-                items.append(ItemResult("column", str(col), 1.0, Status.WARN, f"constant: {what}",
-                                        {"distinct": n_unique, "top_value": top, "top_share": 1.0, "filled": n}))
+                items.append(
+                    ItemResult(
+                        "column",
+                        str(col),
+                        1.0,
+                        Status.WARN,
+                        f"constant: {what}",
+                        {"distinct": n_unique, "top_value": top, "top_share": 1.0, "filled": n},
+                    )
+                )
             elif share >= self.near:
                 rare = n - round(share * n)
-                items.append(ItemResult(
-                    "column", str(col), share, Status.WARN,
-                    f"near-constant: '{top}' in {share:.2%} of filled rows; only {rare} rows differ",
-                    {"distinct": n_unique, "top_value": top, "top_share": share, "filled": n},
-                ))
+                items.append(
+                    ItemResult(
+                        "column",
+                        str(col),
+                        share,
+                        Status.WARN,
+                        f"near-constant: '{top}' in {share:.2%} of filled rows; only {rare} rows differ",
+                        {"distinct": n_unique, "top_value": top, "top_share": share, "filled": n},
+                    )
+                )
         value = len(items) / frame.shape[1] if frame.shape[1] else 0.0
         status = worst([self.judge(value), *(i.status for i in items)])
         if items:
@@ -142,6 +155,10 @@ class RowsPerColumn(Metric):
             reason += f"; fewer than {self.min_rows} rows is too few for reliable statistics"
         elif status is not Status.PASS:
             reason += "; fewer than 10 rows per variable invites overfitting"
-        details = {"rows": n_rows, "feature_columns": n_features, "all_columns": int(frame.shape[1]),
-                   "min_rows": self.min_rows}
+        details = {
+            "rows": n_rows,
+            "feature_columns": n_features,
+            "all_columns": int(frame.shape[1]),
+            "min_rows": self.min_rows,
+        }
         return self.result(ratio, reason, status=status, details=details)

@@ -1,0 +1,220 @@
+"""What the tabular fidelity and diversity metrics share: a base class, samples, bootstrap weights, columns.
+
+- :class:`TabularMetric` — tabular, one evaluation's result memoised per metric and parameters
+  (so a per-group metric can read the overall value without measuring it twice), and a check
+  that there is something to compare.
+- Large inputs are *sampled, never truncated*: a metric that works on at most ``m`` records per
+  side uses the seeded sample of :func:`sample_positions`, the same for every metric of the
+  evaluation asking for the same ``m``, and says so in its details.
+- Confidence intervals use the evaluation's shared bootstrap resamples
+  (:meth:`EvalInputs.resample`): :func:`replicate_weights` counts how often replicate ``b`` drew
+  each sampled record, so a replicate is a weighted recomputation on the same records that
+  replicate ``b`` of every other metric resamples. :func:`centred` turns the replicates of a
+  distance into a confidence interval around the estimate (see there why).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from medsyn.data.dataset import Modality
+from medsyn.data.schema import Field
+from medsyn.evaluate._base import EvalMetric
+from medsyn.evaluate._encode import ColumnCodes, is_numeric_field
+from medsyn.evaluate._inputs import EvalInputs, Side, percentile_ci
+from medsyn.metric import Detail, Direction, ItemResult, MetricResult, Status
+
+__all__ = [
+    "DEFAULT_BINS",
+    "BootstrapWeights",
+    "TabularMetric",
+    "category_fields",
+    "centred",
+    "numeric_fields",
+    "replicate_weights",
+    "sample_positions",
+    "select_pairs",
+    "shared_codes",
+    "skipped_item",
+    "weighted_counts",
+    "weighted_replicates",
+    "worst_item",
+]
+
+#: Bins of a number column in the per-column metrics (and the cache key of category codes).
+DEFAULT_BINS = 20
+_SIDE_INDEX: dict[Side, int] = {"real": 0, "synthetic": 1, "holdout": 2}
+
+
+class TabularMetric(EvalMetric):
+    """Base of the tabular fidelity and diversity metrics.
+
+    Subclasses implement :meth:`_measure`; :meth:`_evaluate` memoises its result per evaluation,
+    metric parameters and threshold, so the per-group metrics and the scorecard share one run.
+    """
+
+    modality = Modality.TABULAR
+    #: The fewest records each side must hold.
+    min_records: ClassVar[int] = 2
+
+    def why_not(self, inputs: EvalInputs) -> str | None:
+        why = super().why_not(inputs)
+        if why is not None:
+            return why
+        if not inputs.feature_fields():
+            return "no column to compare: every column is an identifier or free text"
+        short = [
+            f"{side} has {len(inputs.frame(side))}"
+            for side in ("real", "synthetic")
+            if len(inputs.frame(side)) < self.min_records
+        ]
+        if short:
+            return f"needs at least {self.min_records} records per side ({', '.join(short)})"
+        return None
+
+    def parameters(self) -> tuple[tuple[str, object], ...]:
+        """The instance's parameters (everything set in ``__init__``), for memo keys and details."""
+        return tuple(sorted((k, v) for k, v in vars(self).items() if k != "threshold"))
+
+    def _evaluate(self, inputs: EvalInputs) -> MetricResult:
+        key = ("tabular-result", self.name, self.parameters(), self.threshold)
+        return inputs.memo(key, lambda: self._measure(inputs))
+
+    @abstractmethod
+    def _measure(self, inputs: EvalInputs) -> MetricResult:
+        """The measurement itself (inputs validated, needs met)."""
+
+    def column_item(self, key: str, value: float, note: str = "", **details: Detail) -> ItemResult:
+        """One column's (or pair's) finding, judged with the metric's threshold."""
+        return ItemResult("column" if " ~ " not in key else "pair", key, value, self.judge(value), note, details)
+
+
+def numeric_fields(inputs: EvalInputs) -> list[Field]:
+    """Feature columns compared as numbers (numbers, integers, dates)."""
+    return [f for f in inputs.feature_fields() if is_numeric_field(f)]
+
+
+def category_fields(inputs: EvalInputs) -> list[Field]:
+    """Feature columns compared as categories (categories, booleans)."""
+    return [f for f in inputs.feature_fields() if not is_numeric_field(f)]
+
+
+def shared_codes(inputs: EvalInputs, f: Field, bins: int) -> ColumnCodes:
+    """The evaluation's codes of a column; ``bins`` only matters for numbers (categories are cached once)."""
+    return inputs.codes(f.name, bins=bins if is_numeric_field(f) else DEFAULT_BINS)
+
+
+def sample_positions(inputs: EvalInputs, side: Side, cap: int | None) -> np.ndarray:
+    """Sorted positions of a seeded sample of at most ``cap`` records of ``side`` (all when fewer).
+
+    The same ``(side, cap)`` gives the same sample for every metric of the evaluation.
+    """
+    n = len(inputs.frame(side))
+    if cap is None or n <= cap:
+        return np.arange(n)
+
+    def draw() -> np.ndarray:
+        rng = np.random.default_rng([inputs.seed, 4201, _SIDE_INDEX[side], cap])
+        return np.sort(rng.choice(n, size=cap, replace=False))
+
+    return inputs.memo(("tabular-sample", side, cap), draw)
+
+
+@dataclass(frozen=True, slots=True)
+class BootstrapWeights:
+    """How often each replicate of the shared bootstrap drew each sampled record of one side.
+
+    ``weights[b, i]`` counts record ``positions[i]`` in replicate ``b``'s resample. ``scale`` is
+    ``√(m / n)`` for a sample of ``m`` of ``n`` records (1 when every record is used): the spread
+    of a statistic computed on the sample, times ``scale``, estimates its spread on all records.
+    """
+
+    positions: np.ndarray
+    weights: np.ndarray
+    scale: float
+
+
+def replicate_weights(inputs: EvalInputs, side: Side, cap: int | None) -> BootstrapWeights:
+    """The bootstrap multiplicities of the records :func:`sample_positions` picks (memoised)."""
+
+    def compute() -> BootstrapWeights:
+        positions = sample_positions(inputs, side, cap)
+        n = len(inputs.frame(side))
+        where = np.full(n, -1, dtype=np.int64)
+        where[positions] = np.arange(len(positions))
+        weights = np.zeros((inputs.n_bootstrap, len(positions)), dtype=np.float64)
+        for b in range(inputs.n_bootstrap):
+            drawn = where[inputs.resample(side, b)]
+            weights[b] = np.bincount(drawn[drawn >= 0], minlength=len(positions))
+        return BootstrapWeights(positions, weights, math.sqrt(len(positions) / n))
+
+    return inputs.memo(("tabular-boot-weights", side, cap), compute)
+
+
+def weighted_counts(codes: np.ndarray, weights: np.ndarray, n_codes: int) -> np.ndarray:
+    """Weighted code counts, one row per weight row: ``out[b, c] = Σ_i weights[b, i]·[codes[i] = c]``."""
+    rows = weights.shape[0]
+    offsets = (np.arange(rows) * n_codes)[:, None] + codes[None, :]
+    counts: np.ndarray = np.bincount(offsets.ravel(), weights=weights.ravel(), minlength=rows * n_codes)
+    return counts.reshape(rows, n_codes)
+
+
+def weighted_replicates(terms: np.ndarray, weights: BootstrapWeights) -> np.ndarray:
+    """Replicates of ``terms.mean()`` (one term per sampled record) under the shared resamples."""
+    totals = weights.weights.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reps: np.ndarray = weights.weights @ np.asarray(terms, dtype=np.float64) / totals
+    return reps
+
+
+def centred(
+    value: float, replicates: np.ndarray, *, scale: float = 1.0, low: float = 0.0, high: float = math.inf
+) -> tuple[tuple[float, float], tuple[float, ...]]:
+    """Replicates recentred on ``value`` (and scaled), clipped to ``[low, high]``, with their CI.
+
+    A distance between two samples is biased upward, and its bootstrap replicates more so
+    (resampling adds noise of its own), so raw percentile intervals of a distance near 0 can miss
+    the estimate altogether. The basic-bootstrap fix keeps the replicates' spread and moves their
+    centre to the estimate: ``value + scale · (rep_b − mean(rep))``, where ``scale = √(m/n)``
+    when the replicates were computed on a sample of ``m`` of ``n`` records.
+    """
+    reps = np.asarray(replicates, dtype=np.float64)
+    finite = np.isfinite(reps)
+    if not finite.any() or math.isnan(value):
+        return (math.nan, math.nan), ()
+    shifted = value + scale * (reps - reps[finite].mean())
+    shifted = np.clip(np.where(finite, shifted, value), low, high)
+    return percentile_ci(shifted), tuple(float(v) for v in shifted)
+
+
+def select_pairs(
+    names: Sequence[str], max_pairs: int | None, rng: np.random.Generator
+) -> tuple[list[tuple[int, int]], int]:
+    """All column pairs ``(i, j)``, ``i < j``, or a seeded sample of ``max_pairs``; and the total."""
+    p = len(names)
+    total = p * (p - 1) // 2
+    iu, ju = np.triu_indices(p, k=1)
+    if max_pairs is not None and total > max_pairs:
+        keep = np.sort(rng.choice(total, size=max_pairs, replace=False))
+        iu, ju = iu[keep], ju[keep]
+    return [(int(i), int(j)) for i, j in zip(iu, ju, strict=True)], total
+
+
+def worst_item(items: Sequence[ItemResult], direction: Direction) -> ItemResult | None:
+    """The item furthest from ideal in ``direction`` (NaN values ignored)."""
+    finite = [i for i in items if not math.isnan(i.value)]
+    if not finite:
+        return None
+    pick: Callable[..., ItemResult] = max if direction is Direction.MINIMIZE else min
+    return pick(finite, key=lambda i: i.value)
+
+
+def skipped_item(key: str, why: str) -> ItemResult:
+    """A column or group that could not be measured, with the reason."""
+    return ItemResult("column", key, math.nan, Status.SKIPPED, why)
