@@ -135,3 +135,13 @@ def test_demo_audits_the_real_trial_table_shipped_with_lifelines(tmp_path: Path)
     shares = synthetic.groupby(["gender", "race"]).size() / len(synthetic)
     assert shares.round(2).tolist() == [0.25] * 4  # balanced over gender × race
     assert (tmp_path / "demo" / "synth" / "model" / "model.json").is_file()
+    risk = json.loads((tmp_path / "demo" / "risk" / "risk.json").read_text())
+    assert risk
+    card = json.loads((tmp_path / "demo" / "evaluate" / "scorecard.json").read_text())
+    assert card["subject"]["target"] == "cens"
+    assert card["subject"]["holdout"]["records"] == 428  # 20 % of 2,139 patients kept back
+    for axis in ("fidelity", "diversity", "privacy", "utility"):
+        assert 0 <= card["axes"][axis]["score"] <= 1, axis
+    assert {c["key"] for c in card["gate"]["checks"]} == {"max_exact_copies", "max_membership_auc", "min_fidelity"}
+    assert card["errors"] == []
+    assert "scorecard.html" in out.stdout
