@@ -352,12 +352,12 @@ def run_unit(tool: str, python: Path, unit: str, spec_path: Path, args: argparse
             return res
         log(f"{tool}: {unit} {res['work_s']:.2f} s, peak {res['peak_mb']:.0f} MB")
     out = dict(runs[-1])
-    for key in ("work_s", "cpu_s", "peak_mb", "load_s", "rss_base_mb"):
+    for key in ("work_s", "cpu_s", "peak_mb", "work_mb", "rss_work_start_mb", "load_s", "rss_base_mb"):
         values = [r[key] for r in runs if isinstance(r.get(key), int | float)]
         if values:
             out[key] = statistics.median(values)
     if len(runs) > 1:
-        out["runs"] = [{k: r.get(k) for k in ("work_s", "peak_mb")} for r in runs]
+        out["runs"] = [{k: r.get(k) for k in ("work_s", "peak_mb", "work_mb")} for r in runs]
     return out
 
 

@@ -27,3 +27,19 @@ def shared_data() -> Path:
     if not SHARED_DATA.exists():
         pytest.skip(f"{SHARED_DATA} is absent; real-data tests need ../shared/data beside the checkout")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _wide_cli_consoles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process CLI tests read what the commands print: give the shared consoles one fixed, wide width.
+
+    Rich fixes a console's width from ``$COLUMNS`` when the console is made (at the first import
+    of ``medsyn._cli_common``), so without this the width would depend on which test imported it first.
+    """
+    import sys
+
+    common = sys.modules.get("medsyn._cli_common")
+    if common is None:
+        import medsyn._cli_common as common
+    monkeypatch.setattr(common.console, "_width", 250)
+    monkeypatch.setattr(common.err_console, "_width", 250)

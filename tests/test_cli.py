@@ -13,7 +13,10 @@ import yaml
 
 from tests.conftest import shared
 
-COMMANDS = ["inspect", "schema", "audit", "metrics", "formats", "demo"]
+COMMANDS = [
+    "inspect", "schema", "audit", "metrics", "formats", "demo",
+    "init", "workspace", "catalog", "lineage", "records", "ledger",
+]  # fmt: skip
 
 
 def medsyn(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -145,3 +148,17 @@ def test_demo_audits_the_real_trial_table_shipped_with_lifelines(tmp_path: Path)
     assert {c["key"] for c in card["gate"]["checks"]} == {"max_exact_copies", "max_membership_auc", "min_fidelity"}
     assert card["errors"] == []
     assert "scorecard.html" in out.stdout
+    # governance: the scientist's request on identifiable data refused, the rest on record
+    assert "refused (exit 3)" in out.stdout
+    assert "may not synth.fit 'actg175'" in out.stdout
+    assert "verifies" in out.stdout
+    assert "DOES NOT VERIFY" not in out.stdout
+    records = json.loads((tmp_path / "demo" / "governed" / "records" / "records.json").read_text())
+    assert records["a_controller"]["name"] == "Demo Hospital"
+    from medsyn.governance import Workspace
+
+    ws = Workspace.open(tmp_path / "demo" / "workspace")
+    assert ws.ledger.verify().ok
+    kinds = sorted(e.entry.outcome for e in ws.ledger.entries())
+    assert kinds.count("refused") == 1
+    assert kinds.count("ok") >= 7

@@ -50,3 +50,10 @@ def test_readme_starts_with_the_two_commands() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert readme.index("make demo") < readme.index("## Install")
     assert "make test" in readme
+
+
+def test_every_policy_action_is_documented_in_the_governance_guide() -> None:
+    from medsyn.governance._access import ACTIONS
+
+    guide = (ROOT / "docs" / "governance.md").read_text(encoding="utf-8")
+    assert [a for a in ACTIONS if f"`{a}`" not in guide] == []

@@ -8,8 +8,11 @@ and the attack parameters, so that every tool reads the same files with the same
 
 1. notes the resident memory after imports (``rss_base_mb``),
 2. loads what the unit needs (``load_s``, ``peak_load_mb``; not part of the comparison),
-3. runs the unit on the data in memory (``work_s`` wall, ``cpu_s`` user + system of all threads,
-   ``peak_mb``: the process's peak resident memory during the work, loaded data included),
+3. notes the resident memory just before the work (``rss_work_start_mb``: imports and loaded
+   data, after a garbage collection),
+4. runs the unit on the data in memory (``work_s`` wall, ``cpu_s`` user + system of all threads,
+   ``peak_mb``: the process's peak resident memory during the work, loaded data included;
+   ``work_mb``: that peak minus ``rss_work_start_mb``, the memory the work itself added),
 
 and prints one ``RESULT_JSON`` line with those numbers and the unit's ``values`` (what the
 driver compares across tools; a unit the tool has nothing for returns ``{"_skipped": why}``).
@@ -22,6 +25,7 @@ Standard library only at import: this module is imported from every anchor venv.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import resource
@@ -69,9 +73,12 @@ def run(tool: str, units: dict[str, Unit], *, extra: dict[str, Any] | None = Non
         with _common.Phase() as p_load:
             data = unit.load(spec)
         out["load_s"], out["peak_load_mb"] = p_load.wall_s, p_load.peak_mb
+        gc.collect()
+        out["rss_work_start_mb"] = start = _common.rss_mb()
         with _common.Phase() as p_work:
             values = unit.work(data, spec)
         out["work_s"], out["cpu_s"], out["peak_mb"] = p_work.wall_s, p_work.cpu_s, p_work.peak_mb
+        out["work_mb"] = max(0.0, p_work.peak_mb - start)
         out["peak_method"] = p_work.method
         out["notes"] = list(values.pop("_notes", []))
         if "_skipped" in values:  # the tool has nothing that does this unit's work (e.g. not registered)

@@ -33,7 +33,7 @@ from medsyn._cli_common import (
     PathArg,
     SchemaOpt,
     console,
-    read_input,
+    governor,
 )
 from medsyn.errors import InputError, Problem
 
@@ -293,55 +293,71 @@ def anonymize_cmd(
     from medsyn.privacy import LVariant, Requirements, TDistance, anonymize
     from medsyn.report import Report
 
-    specs = _load_hierarchies(hierarchy)
-    ds = read_input(path, schema, fmt, delimiter=delimiter, encoding=encoding, decimal=decimal, header=header)
-    if not isinstance(ds, TabularDataset):
-        raise InputError(Problem(str(path), f"a {ds.modality.value} dataset", "a table"))
-    req = Requirements(
-        k=k,
-        l=l,
-        l_variant=LVariant(l_variant.value),
-        c=c,
-        t=t,
-        t_distance=TDistance(t_distance.value),
-        max_risk=max_risk,
-        avg_risk=avg_risk,
-        max_suppression=max_suppression,
-    )
-    with console.status(f"Anonymising {len(ds):,} records ({method.value}) …"):
-        result = anonymize(
-            ds,
-            req,
-            quasi_identifiers=qi or None,
-            sensitive=sensitive or None,
-            method=method.value,
-            hierarchies=specs,
-            loss=loss.value,
-            strict=not relaxed,
-            utility=utility,
-            seed=seed,
+    run = {"method": method.value, "k": k, "l": l, "t": t, "qi": qi or [], "sensitive": sensitive or [], "seed": seed}
+    with governor().operation("anonymize", parameters=run) as op:
+        specs = _load_hierarchies(hierarchy)
+        ds = op.read(
+            path, schema=schema, fmt=fmt, delimiter=delimiter, encoding=encoding, decimal=decimal, header=header
         )
-    suffix = "." + (
-        output_format.value if output_format else ("parquet" if path.suffix.lower() == ".parquet" else "csv")
-    )
-    table_name = f"anonymized{suffix}"
-    payload = {
-        "input": ds.provenance.to_dict(),
-        "output": {"file": table_name, "records": len(result.dataset), "digest": result.dataset.provenance.digest},
-        **result.to_dict(),
-    }
-    report = Report(
-        title=f"Anonymisation: {ds.name}",
-        subject={**result.dataset.summary(), "method": result.method, "requirements": result.requirements.describe()},
-        results=_report_results(result),
-        schema=result.dataset.schema,
-    )
-    with atomic_dir(output) as tmp:
-        write_table(result.dataset, tmp / table_name)
-        (tmp / "anonymization.json").write_text(
-            json.dumps(_finite(payload), indent=2, ensure_ascii=False, allow_nan=False, default=str), encoding="utf-8"
+        if not isinstance(ds, TabularDataset):
+            raise InputError(Problem(str(path), f"a {ds.modality.value} dataset", "a table"))
+        req = Requirements(
+            k=k,
+            l=l,
+            l_variant=LVariant(l_variant.value),
+            c=c,
+            t=t,
+            t_distance=TDistance(t_distance.value),
+            max_risk=max_risk,
+            avg_risk=avg_risk,
+            max_suppression=max_suppression,
         )
-        (tmp / "anonymization.html").write_text(report.to_html(), encoding="utf-8")
+        with console.status(f"Anonymising {len(ds):,} records ({method.value}) …"):
+            result = anonymize(
+                ds,
+                req,
+                quasi_identifiers=qi or None,
+                sensitive=sensitive or None,
+                method=method.value,
+                hierarchies=specs,
+                loss=loss.value,
+                strict=not relaxed,
+                utility=utility,
+                seed=seed,
+            )
+        suffix = "." + (
+            output_format.value if output_format else ("parquet" if path.suffix.lower() == ".parquet" else "csv")
+        )
+        table_name = f"anonymized{suffix}"
+        payload = {
+            "input": ds.provenance.to_dict(),
+            "output": {"file": table_name, "records": len(result.dataset), "digest": result.dataset.provenance.digest},
+            **result.to_dict(),
+        }
+        report = Report(
+            title=f"Anonymisation: {ds.name}",
+            subject={
+                **result.dataset.summary(),
+                "method": result.method,
+                "requirements": result.requirements.describe(),
+            },
+            results=_report_results(result),
+            schema=result.dataset.schema,
+        )
+        with atomic_dir(output) as tmp:
+            write_table(result.dataset, tmp / table_name)
+            (tmp / "anonymization.json").write_text(
+                json.dumps(_finite(payload), indent=2, ensure_ascii=False, allow_nan=False, default=str),
+                encoding="utf-8",
+            )
+            (tmp / "anonymization.html").write_text(report.to_html(), encoding="utf-8")
+        after = result.risk_after
+        op.output(
+            output / table_name,
+            kind="anonymised",
+            role="anonymised",
+            privacy={"k_reached": after.smallest_class, "risk": after.max_risk, "average_risk": after.avg_risk},
+        )
     console.print(_summary(result))
     if result.levels is not None:
         chosen = ", ".join(f"{col}: {result.generalization[col]}" for col in result.levels)

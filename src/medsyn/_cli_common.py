@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,6 +12,7 @@ from rich.console import Console
 if TYPE_CHECKING:
     from medsyn.data import Dataset
     from medsyn.data.schema import Schema
+    from medsyn.governance import Governor
 
 console = Console(stderr=False)
 err_console = Console(stderr=True)
@@ -44,3 +46,38 @@ def read_input(path: Path, schema: Path | Schema | None, fmt: str | None, **opti
     given = {k: v for k, v in options.items() if v is not None}
     with console.status(f"Reading {path} …"):
         return read(path, format=fmt, schema=schema, **given)
+
+
+@dataclass
+class Session:
+    """The governance options of one ``medsyn`` invocation (set by the root callback)."""
+
+    workspace: Path | None = None
+    purpose: str | None = None
+    governor: Governor | None = field(default=None, repr=False)
+
+
+SESSION = Session()
+
+
+def governor() -> Governor:
+    """The governance of this invocation: the workspace found (if any), who acts, for which purpose.
+
+    Outside a workspace commands run ungoverned and say so once on stderr.
+    """
+    if SESSION.governor is None:
+        from medsyn.governance import Governor, find_workspace
+
+        ws = find_workspace(SESSION.workspace)
+        if ws is None:
+            err_console.print(
+                "[dim]not inside a medsyn workspace: this run is neither checked nor recorded "
+                "(`medsyn init` creates one)[/]",
+                highlight=False,
+            )
+        SESSION.governor = Governor(
+            ws,
+            purpose=SESSION.purpose,
+            notice=lambda m: err_console.print(f"[yellow]governance:[/] {m}", highlight=False),
+        )
+    return SESSION.governor

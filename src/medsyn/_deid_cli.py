@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from medsyn._cli_common import console
+from medsyn._cli_common import console, governor
 
 if TYPE_CHECKING:
     from medsyn.privacy._keys import SecretKey
@@ -117,8 +117,11 @@ def dicom(
         retain_uids=retain_uids,
     )
     safe = read_safe_private(safe_private) if safe_private is not None else ()
-    with console.status(f"De-identifying {path} …"):
-        run = deidentify_dicom_files(path, output, options=options, key=_key(key), safe_private=safe)
+    with governor().operation("deid", parameters={"format": "dicom", **options.to_dict()}) as op:
+        source = op.input(path, role="input")
+        with console.status(f"De-identifying {path} …"):
+            run = deidentify_dicom_files(source, output, options=options, key=_key(key), safe_private=safe)
+        op.output(output, kind="pseudonymised", role="deidentified", modality="image")
     _finish(run, report)
 
 
@@ -138,8 +141,13 @@ def edf(
     from medsyn.privacy.deid import deidentify_edf_files
 
     options = _options(retain_dates=retain_dates, retain_patient_characteristics=retain_patient_characteristics)
-    with console.status(f"De-identifying {path} …"):
-        run = deidentify_edf_files(path, output, options=options, key=_key(key), scrub_annotations=scrub_annotations)
+    with governor().operation("deid", parameters={"format": "edf", **options.to_dict()}) as op:
+        source = op.input(path, role="input")
+        with console.status(f"De-identifying {path} …"):
+            run = deidentify_edf_files(
+                source, output, options=options, key=_key(key), scrub_annotations=scrub_annotations
+            )
+        op.output(output, kind="pseudonymised", role="deidentified", modality="signal")
     _finish(run, report)
 
 
@@ -155,6 +163,9 @@ def wfdb(
     from medsyn.privacy.deid import deidentify_wfdb_files
 
     options = _options(retain_dates=retain_dates)
-    with console.status(f"De-identifying {path} …"):
-        run = deidentify_wfdb_files(path, output, options=options, key=_key(key))
+    with governor().operation("deid", parameters={"format": "wfdb", **options.to_dict()}) as op:
+        source = op.input(path, role="input")
+        with console.status(f"De-identifying {path} …"):
+            run = deidentify_wfdb_files(source, output, options=options, key=_key(key))
+        op.output(output, kind="pseudonymised", role="deidentified", modality="signal")
     _finish(run, report)

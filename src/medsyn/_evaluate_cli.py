@@ -4,12 +4,17 @@ Thin: reads the three inputs (the synthetic and holdout data with the real data'
 types line up), calls :func:`medsyn.evaluate.evaluate`, optionally judges the release gate,
 writes ``scorecard.json`` and ``scorecard.html`` atomically and prints the axis scores. A failed
 gate exits with code 4 and its reasons; bad input exits 2 like every command.
+
+``--image-encoder`` picks the encoder of every image feature metric (Fréchet distance, KID,
+precision/recall/density/coverage, memorisation); it is built and its weights or model file
+loaded before any data is read, so an unknown name or a missing file fails at once. Each
+result names the encoder in its details.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -24,8 +29,13 @@ from medsyn._cli_common import (
     SchemaOpt,
     console,
     err_console,
-    read_input,
+    governor,
 )
+
+if TYPE_CHECKING:
+    from medsyn.data.dataset import Dataset
+    from medsyn.evaluate import EvalMetric
+    from medsyn.evaluate.image import ImageEncoder
 
 #: Exit code of a failed release gate (shared with `medsyn audit --fail-on`).
 EXIT_GATE = 4
@@ -59,6 +69,15 @@ GateOpt = Annotated[
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of every sampled step.")]
 BootstrapOpt = Annotated[int, typer.Option("--bootstrap", min=2, help="Bootstrap replicates for CIs.")]
 ListKeysOpt = Annotated[bool, typer.Option("--list-gate-keys", help="List the keys a gate policy may use.")]
+ImageEncoderOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--image-encoder",
+        help="Encoder of the image feature metrics: 'offline' (default; no weights), 'inception_v3' or "
+        "'inception_v3:WEIGHTS.pth' (pytorch-fid's FID weights on disk; never downloaded), "
+        "'torchscript:MODEL.pt' (your own TorchScript export), or another registered encoder.",
+    ),
+]
 
 
 def evaluate_command(
@@ -74,6 +93,7 @@ def evaluate_command(
     seed: SeedOpt = 0,
     bootstrap: BootstrapOpt = 100,
     list_gate_keys: ListKeysOpt = False,
+    image_encoder: ImageEncoderOpt = None,
     schema: SchemaOpt = None,
     fmt: FormatOpt = None,
     delimiter: DelimiterOpt = None,
@@ -94,33 +114,51 @@ def evaluate_command(
     from medsyn.evaluate import GatePolicy, evaluate
 
     policy = GatePolicy.from_yaml(gate) if gate is not None else None  # a bad policy fails before any work
+    encoder = _encoder(image_encoder) if image_encoder is not None else None  # so does a missing weight file
     options = {"delimiter": delimiter, "encoding": encoding, "header": header, "decimal": decimal}
-    real_data = read_input(real, schema, fmt, **options)
-    syn_data = read_input(synthetic, real_data.schema, fmt, **options)
-    hold_data = read_input(holdout, real_data.schema, fmt, **options) if holdout is not None else None
-    with Progress(
-        TextColumn("[bold]evaluating[/] {task.description}"), BarColumn(), TimeElapsedColumn(), console=err_console
-    ) as bar:
-        task = bar.add_task("", total=None)
-
-        def progress(name: str, done: int, total: int) -> None:
-            bar.update(task, description=name, completed=done, total=total)
-
-        card = evaluate(
-            real_data,
-            syn_data,
-            hold_data,
-            target=target,
-            protected=protected or None,
-            metrics=metric or None,
-            exclude=exclude or (),
-            seed=seed,
-            n_bootstrap=bootstrap,
-            progress=progress,
+    run = {
+        "target": target,
+        "protected": protected or [],
+        "metrics": metric or [],
+        "seed": seed,
+        "bootstrap": bootstrap,
+    }
+    with governor().operation("evaluate", parameters=run) as op:
+        real_data = op.read(real, role="real", schema=schema, fmt=fmt, **options)
+        syn_data = op.read(synthetic, role="synthetic", schema=real_data.schema, fmt=fmt, **options)
+        hold_data = (
+            op.read(holdout, role="holdout", schema=real_data.schema, fmt=fmt, **options)
+            if holdout is not None
+            else None
         )
-    if policy is not None:
-        card = card.with_gate(policy.check(card))
-    files = card.write(out)
+        chosen: list[str | EvalMetric] | None = list(metric) if metric else None
+        if encoder is not None:
+            chosen = _with_encoder(real_data, metric or None, encoder)
+        with Progress(
+            TextColumn("[bold]evaluating[/] {task.description}"), BarColumn(), TimeElapsedColumn(), console=err_console
+        ) as bar:
+            task = bar.add_task("", total=None)
+
+            def progress(name: str, done: int, total: int) -> None:
+                bar.update(task, description=name, completed=done, total=total)
+
+            card = evaluate(
+                real_data,
+                syn_data,
+                hold_data,
+                target=target,
+                protected=protected or None,
+                metrics=chosen,
+                exclude=exclude or (),
+                seed=seed,
+                n_bootstrap=bootstrap,
+                progress=progress,
+            )
+        if policy is not None:
+            card = card.with_gate(policy.check(card))
+        files = card.write(out)
+        op.output(out, kind="derived", role="scorecard", data=False)
+        op.note(gate_passed=None if card.gate is None else card.gate.passed)
     _print(card)
     console.print(f"Scorecard: [bold]{files.html}[/] (and {files.json.name})")
     if card.gate is not None and not card.gate.passed:
@@ -128,6 +166,37 @@ def evaluate_command(
         for c in card.gate.failures():
             err_console.print(f"  {c.key}: {c.reason}")
         raise typer.Exit(EXIT_GATE)
+
+
+def _encoder(spec: str) -> ImageEncoder:
+    """The encoder ``--image-encoder`` names, its weights or model loaded (errors name the file)."""
+    from medsyn.evaluate.image import check_encoder, encoder_from_spec
+
+    encoder = encoder_from_spec(spec)
+    with console.status(f"Loading the image encoder {encoder.name} …"):
+        info = check_encoder(encoder)
+    weights = f", weights {info.weights}" if info.weights else ""
+    console.print(f"Image encoder: [bold]{info.name}[/] ({info.dim}-d features{weights})")
+    return encoder
+
+
+def _with_encoder(data: Dataset, names: list[str] | None, encoder: ImageEncoder) -> list[str | EvalMetric]:
+    """The metrics to run, each image feature metric built with ``encoder``; others by name."""
+    from medsyn.data.dataset import Modality
+    from medsyn.evaluate import evaluation_metrics
+    from medsyn.evaluate.image import ImageFeatureMetric
+    from medsyn.metric import get_metric
+
+    if data.modality is not Modality.IMAGE:
+        raise typer.BadParameter(
+            f"applies to image data; the real data is {data.modality.value} data", param_hint="--image-encoder"
+        )
+    wanted = names if names is not None else [cls.name for cls in evaluation_metrics(Modality.IMAGE)]
+    out: list[str | EvalMetric] = []
+    for name in wanted:
+        cls = get_metric(name)  # an unknown name raises with a suggestion
+        out.append(cls(encoder=encoder) if issubclass(cls, ImageFeatureMetric) else name)
+    return out
 
 
 def _print(card: object) -> None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from medsyn._cli_common import DelimiterOpt, EncodingOpt, FormatOpt, PathArg, SchemaOpt, console, read_input
+from medsyn._cli_common import DelimiterOpt, EncodingOpt, FormatOpt, PathArg, SchemaOpt, console, governor, read_input
 from medsyn.errors import InputError, Problem
 
 if TYPE_CHECKING:
@@ -173,48 +173,55 @@ def pseudonymize(
     if problems:
         raise InputError(problems)
 
-    secret, is_new = _resolve_key(key, new_key)
-    ds = _table(read_input(path, schema, fmt, delimiter=delimiter, encoding=encoding), path)
-    shifter = (
-        DateShifter(secret, max_days=date_shift_days, keep_weekday=keep_weekday, namespace=namespace)
-        if (date_shift_days is not None)
-        else None
-    )
-    scrubber = None
-    if scrub_text or names is not None or patterns or scrub_pseudonyms:
-        scrubber = Scrubber(
-            names=load_names(names) if names is not None else (),
-            patterns=patterns,
-            replacement="pseudonym" if scrub_pseudonyms else "placeholder",
-            key=secret,
+    run = {"columns": columns or [], "namespace": namespace, "date_shift_days": date_shift_days, "vault": bool(vault)}
+    with governor().operation("pseudonymize", parameters=run) as op:
+        secret, is_new = _resolve_key(key, new_key)
+        ds = _table(op.read(path, schema=schema, fmt=fmt, delimiter=delimiter, encoding=encoding), path)
+        shifter = (
+            DateShifter(secret, max_days=date_shift_days, keep_weekday=keep_weekday, namespace=namespace)
+            if (date_shift_days is not None)
+            else None
         )
-    the_vault = _open_vault(vault, vault_key, create=True) if vault is not None else None
-    result = pseudonymize_table(
-        ds,
-        key=secret,
-        columns=columns or None,
-        namespace=namespace,
-        length=length,
-        prefix=prefix,
-        date_shift=shifter,
-        patient_column=patient_column,
-        date_columns=date_columns or None,
-        scrubber=scrubber,
-        text_columns=scrub_text or None,
-        vault=the_vault,
-    )
-    # the key first: outputs made with a key that was never saved could not be linked again
-    if is_new:
-        assert key is not None
-        secret.save(key)
-        console.print(f"New key written to [bold]{key}[/] (fingerprint {secret.fingerprint}); keep it secret.")
-    if the_vault is not None:
-        the_vault.save()
-    table_name = _output_name(path)
-    report = {**result.to_dict(), "table": table_name}
-    with atomic_dir(output) as tmp:
-        write_table(result.dataset, tmp / table_name)
-        (tmp / REPORT_NAME).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        scrubber = None
+        if scrub_text or names is not None or patterns or scrub_pseudonyms:
+            scrubber = Scrubber(
+                names=load_names(names) if names is not None else (),
+                patterns=patterns,
+                replacement="pseudonym" if scrub_pseudonyms else "placeholder",
+                key=secret,
+            )
+        the_vault = _open_vault(vault, vault_key, create=True) if vault is not None else None
+        result = pseudonymize_table(
+            ds,
+            key=secret,
+            columns=columns or None,
+            namespace=namespace,
+            length=length,
+            prefix=prefix,
+            date_shift=shifter,
+            patient_column=patient_column,
+            date_columns=date_columns or None,
+            scrubber=scrubber,
+            text_columns=scrub_text or None,
+            vault=the_vault,
+        )
+        # the key first: outputs made with a key that was never saved could not be linked again
+        if is_new:
+            assert key is not None
+            secret.save(key)
+            console.print(f"New key written to [bold]{key}[/] (fingerprint {secret.fingerprint}); keep it secret.")
+        if the_vault is not None:
+            the_vault.save()
+        table_name = _output_name(path)
+        report = {**result.to_dict(), "table": table_name}
+        with atomic_dir(output) as tmp:
+            write_table(result.dataset, tmp / table_name)
+            (tmp / REPORT_NAME).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        op.output(
+            output / table_name,
+            kind="pseudonymised",
+            role="pseudonymised",
+        )
     _print_report(result.report.to_dict(), output / table_name)
 
 
@@ -253,8 +260,11 @@ def reidentify(
     ] = None,
 ) -> None:
     """Look pseudonyms up in a re-identification vault; each look-up is logged with its purpose."""
-    opened = _open_vault(vault, vault_key, create=False)
-    result = opened.reidentify(pseudonyms, purpose=purpose, namespace=namespace)
+    with governor().operation("reidentify", parameters={"namespace": namespace, "count": len(pseudonyms)}) as op:
+        op.authorize_unregistered(vault.name, kind="identifiable", role="vault")
+        opened = _open_vault(vault, vault_key, create=False)
+        result = opened.reidentify(pseudonyms, purpose=purpose, namespace=namespace)
+        op.note(found=result.found)
     table = Table("pseudonym", "original", header_style="bold")
     for token, original in result.as_mapping().items():
         table.add_row(token, original if original is not None else "[dim](not in the vault)[/]")
@@ -281,7 +291,9 @@ class ModeChoice(StrEnum):
     zcdp = "zcdp"
 
 
-BudgetOpt = Annotated[Path, typer.Option("--budget", "-b", help="Budget file (see `medsyn dp budget`).")]
+BudgetOpt = Annotated[
+    Path | None, typer.Option("--budget", "-b", help="Budget file (see `medsyn dp budget`); none in a workspace.")
+]
 EpsilonOpt = Annotated[float, typer.Option("--epsilon", "-e", help="Privacy loss ε this release spends.")]
 WhereOpt = Annotated[str | None, typer.Option("--where", "-w", help="Only rows meeting this, e.g. 'age >= 70'.")]
 MechanismOpt = Annotated[MechanismChoice, typer.Option("--mechanism", help="Noise: laplace (pure ε) or gaussian.")]
@@ -296,8 +308,10 @@ BoundsOpt = Annotated[
 @dp_app.command("budget")
 def budget_create(
     path: PathArg,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Budget file to create (.json).")],
     epsilon: Annotated[float, typer.Option("--epsilon", "-e", help="Total ε of the data set.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Budget file to create (.json); none in a workspace.")
+    ] = None,
     delta: Annotated[float, typer.Option("--delta", help="Total δ (needed for Gaussian releases, zCDP).")] = 0.0,
     mode: Annotated[ModeChoice, typer.Option("--mode", help="How charges compose.")] = ModeChoice.pure,
     force: Annotated[
@@ -306,9 +320,22 @@ def budget_create(
     schema: SchemaOpt = None,
     fmt: FormatOpt = None,
 ) -> None:
-    """Create the privacy budget of a data set (keyed by its name and content digest)."""
+    """Create the privacy budget of a data set (in the workspace, or a file keyed by name and digest)."""
     from medsyn.privacy import PrivacyBudget
 
+    gov = governor()
+    if gov.workspace is not None:
+        if output is not None:
+            raise InputError(Problem("--output", "a budget file inside a workspace", "no --output"))
+        with gov.operation("dp.budget", parameters={"epsilon": epsilon, "delta": delta, "mode": mode.value}) as op:
+            op.input(path, role="input")
+            op.set_budget("input", epsilon, delta, mode=mode.value)
+        console.print(
+            f"Budget ε={epsilon:g}, δ={delta:g} ({mode.value}) set in workspace '{gov.workspace.config.name}'"
+        )
+        return
+    if output is None:
+        raise InputError(Problem("--output", "missing", "a budget file to create (outside a workspace)"))
     if output.exists() and not force:
         raise InputError(Problem(str(output), "a budget file already exists", "a new path", "Pass --force."))
     ds = read_input(path, schema, fmt)
@@ -318,11 +345,17 @@ def budget_create(
 
 
 @dp_app.command("show")
-def budget_show(budget: Annotated[Path, typer.Argument(help="A budget file.")]) -> None:
+def budget_show(
+    budget: Annotated[str, typer.Argument(help="A budget file; in a workspace, a data set (name or file).")],
+) -> None:
     """Show a budget: total, spent, remaining, and every charge."""
     from medsyn.privacy import PrivacyBudget
 
-    loaded = PrivacyBudget.load(budget)
+    gov = governor()
+    if gov.workspace is not None:
+        loaded = gov.workspace_budget(budget)
+    else:
+        loaded = PrivacyBudget.load(Path(budget))
     table = Table("charge", "ε", "δ", "ρ", header_style="bold")
     for s in loaded.spends:
         table.add_row(s.what, f"{s.epsilon:.4g}", f"{s.delta:.3g}", f"{s.rho:.4g}")
@@ -331,25 +364,41 @@ def budget_show(budget: Annotated[Path, typer.Argument(help="A budget file.")]) 
 
 
 def _release(
-    path: Path, budget_path: Path, schema: Path | None, output: Path | None, run: Callable[..., DPRelease]
+    action: str,
+    path: Path,
+    budget_path: Path | None,
+    schema: Path | None,
+    output: Path | None,
+    run: Callable[..., DPRelease],
 ) -> None:
     from medsyn._atomic import write_text
     from medsyn.privacy import PrivacyBudget
 
-    budget: PrivacyBudget = PrivacyBudget.load(budget_path)
-    ds = _table(read_input(path, schema, None), path)
-    release = run(ds, budget=budget)
-    budget.save(budget_path)  # the charge is on record before anyone sees the numbers
-    if output is not None:
-        write_text(output, json.dumps(release.to_dict(), indent=2, ensure_ascii=False) + "\n")
+    gov = governor()
+    if gov.workspace is not None and budget_path is not None:
+        raise InputError(
+            Problem("--budget", "a budget file inside a workspace", "no --budget: the workspace holds the budget")
+        )
+    if gov.workspace is None and budget_path is None:
+        raise InputError(Problem("--budget", "missing", "a budget file (see `medsyn dp budget`) outside a workspace"))
+    with gov.operation("dp.release", parameters={"release": action}) as op:
+        ds = _table(op.read(path, role="input", schema=schema), path)
+        with op.budget("input", data=ds) as held:  # holds the workspace budget's lock while it is charged
+            budget: PrivacyBudget = held if held is not None else PrivacyBudget.load(budget_path)  # type: ignore[arg-type]
+            release = run(ds, budget=budget)
+            if held is None:
+                budget.save(budget_path)  # type: ignore[arg-type]  # the charge is on record before anyone sees the numbers
+        if output is not None:
+            write_text(output, json.dumps(release.to_dict(), indent=2, ensure_ascii=False) + "\n")
+            op.output(output, kind="derived", role="release", label=f"dp-{action}", data=False)
     console.print(str(release), highlight=False)
-    console.print(f"budget: spent ε {budget.spent_epsilon:.4g} of {budget.epsilon:g} → {budget_path}")
+    where = budget_path if budget_path is not None else f"workspace budget of '{op.base_name}'"
+    console.print(f"budget: spent ε {budget.spent_epsilon:.4g} of {budget.epsilon:g} → {where}")
 
 
 @dp_app.command("count")
 def count_cmd(
     path: PathArg,
-    budget: BudgetOpt,
     epsilon: EpsilonOpt,
     column: Annotated[str | None, typer.Option("--column", help="Count non-missing values of this column.")] = None,
     where: WhereOpt = None,
@@ -358,11 +407,13 @@ def count_cmd(
     rows_per_person: RowsOpt = 1,
     output: ReleaseOut = None,
     schema: SchemaOpt = None,
+    budget: BudgetOpt = None,
 ) -> None:
     """A differentially private count of rows (optionally where a condition holds)."""
     from medsyn.privacy import dp_count
 
     _release(
+        "count",
         path,
         budget,
         schema,
@@ -384,7 +435,6 @@ def count_cmd(
 def histogram_cmd(
     path: PathArg,
     column: Annotated[str, typer.Option("--column", help="Categorical column.")],
-    budget: BudgetOpt,
     epsilon: EpsilonOpt,
     category: Annotated[
         list[str] | None, typer.Option("--category", help="A category (repeatable; default: the schema's).")
@@ -395,11 +445,13 @@ def histogram_cmd(
     rows_per_person: RowsOpt = 1,
     output: ReleaseOut = None,
     schema: SchemaOpt = None,
+    budget: BudgetOpt = None,
 ) -> None:
     """Differentially private counts per category (categories from the schema or --category)."""
     from medsyn.privacy import dp_histogram
 
     _release(
+        "histogram",
         path,
         budget,
         schema,
@@ -422,7 +474,6 @@ def histogram_cmd(
 def mean_cmd(
     path: PathArg,
     column: Annotated[str, typer.Option("--column", help="Numeric column.")],
-    budget: BudgetOpt,
     epsilon: EpsilonOpt,
     bounds: BoundsOpt = None,
     where: WhereOpt = None,
@@ -431,11 +482,13 @@ def mean_cmd(
     rows_per_person: RowsOpt = 1,
     output: ReleaseOut = None,
     schema: SchemaOpt = None,
+    budget: BudgetOpt = None,
 ) -> None:
     """A differentially private mean (values clamped to the bounds)."""
     from medsyn.privacy import dp_mean
 
     _release(
+        "mean",
         path,
         budget,
         schema,
@@ -458,7 +511,6 @@ def mean_cmd(
 def quantile_cmd(
     path: PathArg,
     column: Annotated[str, typer.Option("--column", help="Numeric column.")],
-    budget: BudgetOpt,
     epsilon: EpsilonOpt,
     alpha: Annotated[
         list[float] | None, typer.Option("--alpha", "-q", help="Quantile level in [0, 1] (repeatable; default 0.5).")
@@ -468,11 +520,13 @@ def quantile_cmd(
     rows_per_person: RowsOpt = 1,
     output: ReleaseOut = None,
     schema: SchemaOpt = None,
+    budget: BudgetOpt = None,
 ) -> None:
     """Differentially private quantiles (exponential mechanism over candidates within the bounds)."""
     from medsyn.privacy import dp_quantiles
 
     _release(
+        "quantile",
         path,
         budget,
         schema,

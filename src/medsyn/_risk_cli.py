@@ -23,7 +23,7 @@ from medsyn._cli_common import (
     PathArg,
     SchemaOpt,
     console,
-    read_input,
+    governor,
 )
 from medsyn.errors import InputError, Problem
 
@@ -102,18 +102,48 @@ def risk(
     """Measure re-identification risk: k-anonymity, l-diversity, t-closeness, prosecutor / journalist /
     marketer risk, population uniqueness and the HIPAA Safe Harbor screen; write risk.json and risk.html."""
     from medsyn.data import read
+
+    run = {"qi": qi or [], "sensitive": sensitive or [], "k": k, "l": l_target, "t": t_target}
+    with governor().operation("risk", parameters=run) as op:
+        ds = _table(
+            op.read(
+                path, schema=schema, fmt=fmt, delimiter=delimiter, encoding=encoding, decimal=decimal, header=header
+            ),
+            str(path),
+        )
+        pop = None
+        if population is not None:
+            with console.status(f"Reading {population} …"):
+                pop = _table(read(op.input(population, role="population")), str(population))
+        report = _assess(ds, pop, qi, sensitive, sampling_fraction, k, l_target, t_target, max_risk, average_risk)
+        with console.status("Writing the report …"):
+            files = report.write(output)
+        op.output(output, kind="derived", role="report", label="risk", data=False)
+        attacker = report.reidentification.prosecutor
+        op.measure("input", k_reached=report.k_anonymity.k, risk=attacker.maximum, average_risk=attacker.average)
+    print_risk(report)
+    console.print(f"Report: [bold]{files.html}[/]  (data: {files.json})")
+    levels = {RiskFailOn.warn: 1, RiskFailOn.fail: 2}
+    if fail_on in levels and report.status.severity >= levels[fail_on]:
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def _assess(
+    ds: TabularDataset,
+    pop: TabularDataset | None,
+    qi: list[str] | None,
+    sensitive: list[str] | None,
+    sampling_fraction: float | None,
+    k: int,
+    l_target: float,
+    t_target: float,
+    max_risk: float | None,
+    average_risk: float,
+) -> RiskReport:
     from medsyn.privacy import assess_risk
 
-    ds = _table(
-        read_input(path, schema, fmt, delimiter=delimiter, encoding=encoding, decimal=decimal, header=header),
-        str(path),
-    )
-    pop = None
-    if population is not None:
-        with console.status(f"Reading {population} …"):
-            pop = _table(read(population), str(population))
     with console.status("Measuring risk …"):
-        report = assess_risk(
+        return assess_risk(
             ds,
             quasi_identifiers=_columns(qi),
             sensitive=_columns(sensitive),
@@ -125,13 +155,6 @@ def risk(
             max_risk=max_risk,
             average_risk=average_risk,
         )
-    with console.status("Writing the report …"):
-        files = report.write(output)
-    print_risk(report)
-    console.print(f"Report: [bold]{files.html}[/]  (data: {files.json})")
-    levels = {RiskFailOn.warn: 1, RiskFailOn.fail: 2}
-    if fail_on in levels and report.status.severity >= levels[fail_on]:
-        raise typer.Exit(EXIT_FINDINGS)
 
 
 def print_risk(report: RiskReport) -> None:

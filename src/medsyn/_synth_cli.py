@@ -22,7 +22,7 @@ from medsyn._cli_common import (
     PathArg,
     SchemaOpt,
     console,
-    read_input,
+    governor,
 )
 from medsyn.errors import InputError, Problem
 
@@ -129,11 +129,38 @@ def fit(
         raise InputError(
             Problem("--param", f"unknown parameter(s) {unknown} for '{generator}'", f"one of {cls._param_names()}")
         )
-    ds = read_input(path, schema, fmt, delimiter=delimiter, encoding=encoding, decimal=decimal, header=header)
-    if not isinstance(ds, TabularDataset):
-        raise InputError(Problem(str(path), f"a {ds.modality.value} dataset", "a table"))
-    model = cls(**params).fit(ds, constraints=constraint, seed=seed, progress=True)
-    model.save(output)
+    run = {"generator": generator, "params": params, "constraints": constraint or [], "seed": seed}
+    with governor().operation("synth.fit", parameters=run) as op:
+        ds = op.read(
+            path,
+            role="real",
+            schema=schema,
+            fmt=fmt,
+            delimiter=delimiter,
+            encoding=encoding,
+            decimal=decimal,
+            header=header,
+        )
+        if not isinstance(ds, TabularDataset):
+            raise InputError(Problem(str(path), f"a {ds.modality.value} dataset", "a table"))
+        model = cls(**params)
+        if "epsilon" in params:  # a DP generator draws its ε (and δ) from the data set's budget first
+            with op.budget("real", data=ds) as budget:
+                if budget is not None:
+                    eps, dlt = params["epsilon"], params.get("delta") or 0.0
+                    assert isinstance(eps, float | int)
+                    assert isinstance(dlt, float | int)
+                    budget.spend(f"synth.fit {generator}", epsilon=float(eps), delta=float(dlt))
+        model.fit(ds, constraints=constraint, seed=seed, progress=True)
+        model.save(output)
+        op.note(guarantee=str(model.privacy or "none"))
+        op.output(
+            output,
+            kind="derived",
+            role="model",
+            label=f"{generator}-model",
+            data=False,
+        )
     console.print(f"[bold]{generator}[/] fitted on {len(ds):,} rows × {len(ds.schema)} columns → [bold]{output}[/]")
     for warning in getattr(model, "warnings_", []):
         console.print(f"[yellow]note:[/] {warning}")
@@ -156,10 +183,13 @@ def sample(
     from medsyn.data import write_table
     from medsyn.synth import load
 
-    model = load(model_path)
-    # every registered generator is tabular and samples a TabularDataset (Generator.sample declares Dataset)
-    out = cast("TabularDataset", model.sample(n, conditions=condition or None, balance=balance or None, seed=seed))
-    write_table(out, output)
+    run = {"rows": n, "conditions": condition or [], "balance": balance or [], "seed": seed}
+    with governor().operation("synth.sample", parameters=run) as op:
+        model = load(op.input(model_path, role="model"))
+        # every registered generator is tabular and samples a TabularDataset (Generator.sample declares Dataset)
+        out = cast("TabularDataset", model.sample(n, conditions=condition or None, balance=balance or None, seed=seed))
+        write_table(out, output)
+        op.output(output, kind="synthetic", role="synthetic")
     what = f" where {' and '.join(condition)}" if condition else ""
     spread = f", balanced over {', '.join(balance)}" if balance else ""
     console.print(f"{len(out):,} synthetic rows{what}{spread} → [bold]{output}[/]")
@@ -189,15 +219,19 @@ def augment(
     from medsyn.data import TabularDataset, write_table
     from medsyn.synth import load, plan_rebalance, rebalance
 
-    model = load(model_path)
-    ds = read_input(path, schema, fmt)
-    if not isinstance(ds, TabularDataset):
-        raise InputError(Problem(str(path), f"a {ds.modality.value} dataset", "a table"))
-    plans = plan_rebalance(ds, by, target, n=n)
-    table = Table("group", "real rows", "target share", "added", header_style="bold")
-    for p in plans:
-        table.add_row(p.label, f"{p.count:,}", f"{p.share:.1%}", f"{p.add:,}")
-    console.print(table)
-    out = rebalance(model, ds, by, target, n=n, conditions=condition or None, only_new=not with_real, seed=seed)
-    write_table(out, output)
+    run = {"by": by, "target": target, "rows": n, "conditions": condition or [], "with_real": with_real, "seed": seed}
+    with governor().operation("synth.augment", parameters=run) as op:
+        model = load(op.input(model_path, role="model"))
+        ds = op.read(path, role="real", schema=schema, fmt=fmt)
+        if not isinstance(ds, TabularDataset):
+            raise InputError(Problem(str(path), f"a {ds.modality.value} dataset", "a table"))
+        plans = plan_rebalance(ds, by, target, n=n)
+        table = Table("group", "real rows", "target share", "added", header_style="bold")
+        for p in plans:
+            table.add_row(p.label, f"{p.count:,}", f"{p.share:.1%}", f"{p.add:,}")
+        console.print(table)
+        out = rebalance(model, ds, by, target, n=n, conditions=condition or None, only_new=not with_real, seed=seed)
+        write_table(out, output)
+        # real rows written beside synthetic ones keep the real data's kind
+        op.output(output, kind=op.input_kind("real") if with_real else "synthetic", role="augmented")
     console.print(f"{len(out):,} rows ({'real + new' if with_real else 'new only'}) → [bold]{output}[/]")

@@ -22,7 +22,9 @@ from rich.table import Table
 
 from medsyn import __version__
 from medsyn._anonymize_cli import anonymize_cmd
+from medsyn._catalog_cli import catalog_app, lineage_command, records_command
 from medsyn._cli_common import (
+    SESSION,
     DecimalOpt,
     DelimiterOpt,
     EncodingOpt,
@@ -32,19 +34,24 @@ from medsyn._cli_common import (
     SchemaOpt,
     console,
     err_console,
+    governor,
     read_input,
 )
 from medsyn._deid_cli import deid_app
 from medsyn._demo import run_demo_steps
+from medsyn._demo_governance import run_governance_demo
 from medsyn._evaluate_cli import evaluate_command
+from medsyn._governance_cli import init_command, register_command, workspace_app
+from medsyn._ledger_cli import ledger_app
 from medsyn._pseudonymize_cli import dp_app, pseudonymize, reidentify
 from medsyn._risk_cli import demo_risk, risk
 from medsyn._synth_cli import synth_app
 from medsyn.errors import MedsynError
 
 if TYPE_CHECKING:
-    from medsyn.data import Schema
+    from medsyn.data import Dataset, Schema
     from medsyn.metric import MetricResult
+    from medsyn.quality import AuditResult
 
 __all__ = ["app", "main"]
 
@@ -84,8 +91,25 @@ def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
+    workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "--workspace", "-W", help="Workspace folder (default: $MEDSYN_WORKSPACE, else found upwards from here)."
+        ),
+    ] = None,
+    purpose: Annotated[
+        str | None,
+        typer.Option(
+            "--purpose", envvar="MEDSYN_PURPOSE", help="Declared purpose of this processing (in a workspace)."
+        ),
+    ] = None,
 ) -> None:
-    """medsyn — point it at medical data; get its data dictionary and a quality audit."""
+    """medsyn — point it at medical data; get its data dictionary and a quality audit.
+
+    Inside a workspace (`medsyn init`) every command on data is checked against the access
+    policy and recorded in the ledger; pass the purpose of the processing with --purpose.
+    """
+    SESSION.workspace, SESSION.purpose, SESSION.governor = workspace, purpose, None
 
 
 def _schema_table(schema: Schema) -> Table:
@@ -182,10 +206,36 @@ def audit(
     header: HeaderOpt = None,
 ) -> None:
     """Audit data quality and write report.json and a self-contained report.html."""
-    from medsyn.quality import audit as run_audit
     from medsyn.report import Report
 
-    ds = read_input(path, schema, fmt, delimiter=delimiter, encoding=encoding, decimal=decimal, header=header)
+    params = {"metric": metric or [], "exclude": exclude or []}
+    with governor().operation("audit", parameters=params) as op:
+        ds = op.read(
+            path, schema=schema, fmt=fmt, delimiter=delimiter, encoding=encoding, decimal=decimal, header=header
+        )
+        result = _run_audit(ds, metric, exclude)
+        with console.status("Writing the report …"):
+            files = Report.from_audit(result).write(output)
+        op.output(output, kind="derived", role="report", label="audit", data=False)
+        op.note(status=result.status.value)
+    _print_results(result.results)
+    counts = {k: v for k, v in result.counts().items() if v}
+    console.print(
+        f"Overall: [{_STATUS_STYLE[result.status.value]}]{result.status.value}[/]  {counts}  ({result.seconds:.1f} s)"
+    )
+    console.print(f"Report: [bold]{files.html}[/]  (data: {files.json})")
+    if result.errors:
+        for e in result.errors:
+            err_console.print(f"[magenta]error in check[/] {e}", highlight=False)
+        raise typer.Exit(1)
+    levels = {FailOn.warn: 1, FailOn.fail: 2}
+    if fail_on in levels and result.status.severity >= levels[fail_on]:
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def _run_audit(ds: Dataset, metric: list[str] | None, exclude: list[str] | None) -> AuditResult:
+    from medsyn.quality import audit as run_audit
+
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -200,22 +250,7 @@ def audit(
         def progress(name: str, done: int, total: int) -> None:
             bar.update(task, description=f"check: {name}", completed=done, total=total)
 
-        result = run_audit(ds, metrics=metric or None, exclude=exclude or (), progress=progress)
-    with console.status("Writing the report …"):
-        files = Report.from_audit(result).write(output)
-    _print_results(result.results)
-    counts = {k: v for k, v in result.counts().items() if v}
-    console.print(
-        f"Overall: [{_STATUS_STYLE[result.status.value]}]{result.status.value}[/]  {counts}  ({result.seconds:.1f} s)"
-    )
-    console.print(f"Report: [bold]{files.html}[/]  (data: {files.json})")
-    if result.errors:
-        for e in result.errors:
-            err_console.print(f"[magenta]error in check[/] {e}", highlight=False)
-        raise typer.Exit(1)
-    levels = {FailOn.warn: 1, FailOn.fail: 2}
-    if fail_on in levels and result.status.severity >= levels[fail_on]:
-        raise typer.Exit(EXIT_FINDINGS)
+        return run_audit(ds, metrics=metric or None, exclude=exclude or (), progress=progress)
 
 
 def _print_results(results: Sequence[MetricResult]) -> None:
@@ -300,6 +335,7 @@ def demo(
         )
         demo_risk(csv_path, output / "risk")
         run_demo_steps(csv_path, output)
+        run_governance_demo(csv_path, output)
 
 
 def main() -> None:
@@ -307,7 +343,9 @@ def main() -> None:
     try:
         app()  # usage errors exit 2 and --help exits 0 inside (standalone mode)
     except MedsynError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        from rich.markup import escape
+
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err_console.print("interrupted; no partial outputs were left")
@@ -331,6 +369,13 @@ app.command("anonymize")(anonymize_cmd)
 app.command("pseudonymize")(pseudonymize)
 app.command("reidentify")(reidentify)
 app.add_typer(dp_app, name="dp")
+app.command("init")(init_command)
+app.add_typer(workspace_app, name="workspace")
+catalog_app.command("register")(register_command)
+app.add_typer(catalog_app, name="catalog")
+app.command("lineage")(lineage_command)
+app.command("records")(records_command)
+app.add_typer(ledger_app, name="ledger")
 
 if __name__ == "__main__":
     main()

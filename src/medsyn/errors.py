@@ -10,7 +10,8 @@
     ├── NotFittedError (ValueError, AttributeError)                 used before ``fit``
     ├── MissingDependencyError (ImportError)     exit 1             an optional extra is not installed
     ├── PolicyDenied (PermissionError)           exit 3, HTTP 403
-    └── PrivacyBudgetExceeded                    exit 3, HTTP 409
+    ├── PrivacyBudgetExceeded                    exit 3, HTTP 409
+    └── LedgerTampered (governance._ledger_verify) exit 5, HTTP 500  the ledger does not verify
 
 Input errors collect every :class:`Problem` found in one pass and raise once, so a user fixes a
 file in one go instead of one error per run. The CLI and the API map ``exit_code`` and

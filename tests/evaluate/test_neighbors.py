@@ -62,6 +62,17 @@ def test_approximate_recall_on_clustered_data() -> None:
     assert approx.method.startswith("approximate")
 
 
+@pytest.mark.parametrize("method", ["exact", "approximate"])
+def test_describe_names_the_method_before_searching(method: str, monkeypatch) -> None:
+    rng = np.random.default_rng(3)
+    ref = rng.normal(size=(2000, 4)).astype(np.float32)
+    found = nearest(ref[:100], ref, 3, method=method)  # type: ignore[arg-type]
+    assert nb.describe(100, len(ref), method) == found.method  # type: ignore[arg-type]
+    monkeypatch.setattr(nb, "_faiss", lambda: None)
+    assert nb.describe(10, 10) == "exact"
+    assert nb.describe(10**6, 10**6) == "exact"  # beyond EXACT_LIMIT without faiss: still exact, slower
+
+
 def test_k_larger_than_reference_is_refused() -> None:
     with pytest.raises(ValueError, match="k=4"):
         nearest(np.zeros((2, 2)), np.zeros((3, 2)), 4)

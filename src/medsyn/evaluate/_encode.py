@@ -61,6 +61,8 @@ def numeric_values(s: pd.Series) -> np.ndarray:
         return days
     if pd.api.types.is_bool_dtype(s):
         return s.astype("float64").to_numpy()
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iuf":  # already numbers: no parsing
+        return s.to_numpy(dtype=np.float64)
     return pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
@@ -225,11 +227,30 @@ def column_codes(frames: Sequence[pd.DataFrame], f: Field, *, bins: int = 20) ->
         if any(bool((c == len(labels)).any()) for c in codes):
             labels.append(MISSING)
         return ColumnCodes(f.name, tuple(labels), tuple(codes), True)
-    texts = [category_labels(fr[f.name]) for fr in frames]
-    uniques = pd.unique(texts[0])
+    distinct = [_distinct_labels(fr[f.name]) for fr in frames]
+    uniques = pd.unique(distinct[0][1])
     lookup = {str(v): i for i, v in enumerate(uniques)}
     labels = [str(v) for v in uniques]
-    codes = [pd.Series(t).map(lookup).fillna(len(labels)).to_numpy(dtype=np.int64) for t in texts]
+    codes = [np.array([lookup.get(t, len(labels)) for t in texts], dtype=np.int64)[rows] for rows, texts in distinct]
     if any(bool((c == len(labels)).any()) for c in codes):
         labels.append(OTHER)
     return ColumnCodes(f.name, tuple(labels), tuple(codes), False)
+
+
+def _distinct_labels(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each record's distinct value (numbered in order of first appearance) and each distinct value's text.
+
+    :func:`category_labels` works value by value, so it runs on one record per distinct value.
+    Mixed Python objects (1, 1.0, "1") are equal as keys but not as text: they are labelled
+    record by record.
+    """
+    if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) not in ("string", "empty"):
+        texts = category_labels(s)
+        rows, uniques = pd.factorize(texts)
+        return rows, np.asarray(uniques, dtype=object)
+    keys, _ = pd.factorize(s, use_na_sentinel=False)
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    return rank[inverse.reshape(-1)], category_labels(s.iloc[first[order]])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medsyn.data.dataset import SignalDataset, SignalRecord
+from medsyn.data.dataset import Provenance, SignalDataset, SignalRecord
 from medsyn.errors import InputError
 from medsyn.evaluate import EvalInputs
 from medsyn.evaluate.signal import (
@@ -135,3 +135,48 @@ def test_compute_takes_two_datasets_and_validates_them(small: Split) -> None:
     assert np.isfinite(result.value)
     with pytest.raises(InputError):
         PsdDistance().compute(small.real, crop(small.other, 2.0, ("I", "II")))
+
+
+def _named(data: SignalDataset, source: str) -> SignalDataset:
+    """``data`` as if read from ``source`` (the provenance names the dataset in errors)."""
+    return SignalDataset(data.records, data.attributes, data.schema, Provenance(source=source, reader="wfdb"))
+
+
+def test_a_rate_mismatch_names_both_rates_and_both_datasets(small: Split) -> None:
+    slow = _rebuild(small.other, lambda r: SignalRecord(r.name, r.data[:, ::2], 250.0, r.channels, r.units))
+    with pytest.raises(InputError) as err:
+        EvalInputs.build(_named(small.real, "/data/ecg_train"), _named(slow, "/data/ecg_synthetic"))
+    text = str(err.value)
+    assert "synthetic records in 'ecg_synthetic' (10 of 10" in text
+    assert "sampled at 250 Hz" in text
+    assert "500 Hz like the real record" in text
+    assert "in 'ecg_train'" in text
+    assert "never resamples" in text
+
+
+def test_a_holdout_at_another_rate_is_an_error_too(small: Split) -> None:
+    fast = _rebuild(
+        small.holdout, lambda r: SignalRecord(r.name, np.repeat(r.data, 2, axis=1), 1000.0, r.channels, r.units)
+    )
+    with pytest.raises(InputError) as err:
+        EvalInputs.build(small.real, small.other, _named(fast, "/data/ecg_holdout"))
+    text = str(err.value)
+    assert "holdout records in 'ecg_holdout' (10 of 10" in text
+    assert "sampled at 1000 Hz" in text
+    assert "synthetic" not in text  # the synthetic side is fine and not blamed
+
+
+def test_every_signal_metric_states_the_common_segment_in_its_details(small: Split) -> None:
+    same = EvalInputs.build(small.real, small.other, small.holdout, n_bootstrap=5)
+    cut = EvalInputs.build(small.real, crop(small.other, 1.5), small.holdout, n_bootstrap=5)
+    for metric in (PsdDistance(), CrossChannelCorrelation()):
+        full, short = metric.evaluate(same), metric.evaluate(cut)
+        assert full.details["common_seconds"] == 2.0
+        assert full.details["lengths_differ"] is False
+        assert short.details["common_seconds"] == 1.5
+        assert short.details["lengths_differ"] is True
+    skipped = CrossChannelCorrelation().evaluate(
+        EvalInputs.build(crop(small.real, 2.0, ("I",)), crop(small.other, 2.0, ("I",)))
+    )
+    assert skipped.status is Status.SKIPPED
+    assert "common_seconds" not in skipped.details

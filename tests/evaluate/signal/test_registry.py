@@ -18,6 +18,7 @@ EXPECTED = {
     "psd_distance": MetricKind.FIDELITY,
     "autocorrelation_difference": MetricKind.FIDELITY,
     "cross_channel_correlation": MetricKind.FIDELITY,
+    "band_coherence": MetricKind.FIDELITY,
     "ecg_clinical_features": MetricKind.FIDELITY,
     "eeg_band_powers": MetricKind.FIDELITY,
     "discriminative_score": MetricKind.FIDELITY,

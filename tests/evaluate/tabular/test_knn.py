@@ -134,3 +134,103 @@ def test_alpha_beta_equal_synthcity_with_its_reach_rule() -> None:
     ideal = manifold_terms(x, same, k=5)
     assert alpha_beta_curves(x, same, ideal).beta_recall > 0.85
     assert alpha_beta_curves(x, same, ideal, beta_reach="nearest").beta_recall < 0.7
+
+
+# -- lazy parts: one metric alone computes only its own parts, with the same values ------------
+TERMS = ("precision_terms", "recall_terms", "density_terms", "coverage_terms")
+PARTS = {
+    "precision_terms": {"real_radii", "precision"},
+    "density_terms": {"real_radii", "density"},
+    "recall_terms": {"synthetic_radii", "recall"},
+    "coverage_terms": {"real_radii", "nearest_synthetic"},
+}
+
+
+@pytest.mark.parametrize("ball", ["closed", "open"])
+def test_each_term_alone_computes_only_its_parts_and_equals_all_four(ball: str) -> None:
+    rng = np.random.default_rng(6)
+    real, fake = _discrete(rng, 400), _discrete(rng, 350)
+    together = manifold_terms(real, fake, k=5, ball=ball)  # type: ignore[arg-type]
+    everything = {name: getattr(together, name) for name in TERMS}
+    for name in TERMS:
+        alone = manifold_terms(real, fake, k=5, ball=ball)  # type: ignore[arg-type]
+        assert alone.computed() == frozenset()
+        np.testing.assert_array_equal(getattr(alone, name), everything[name])
+        assert alone.computed() == PARTS[name], name
+
+
+def test_precision_reads_density_counts_when_they_exist() -> None:
+    rng = np.random.default_rng(7)
+    t = manifold_terms(_discrete(rng, 200), _discrete(rng, 200), k=3)
+    counts = t.density_terms
+    precision = t.precision_terms
+    assert "precision" not in t.computed()  # no second pass: a record is in some ball when its count is > 0
+    np.testing.assert_array_equal(precision, (counts > 0).astype(float))
+    alone = manifold_terms(t.real, t.synthetic, k=3).precision_terms
+    np.testing.assert_array_equal(alone, precision)
+
+
+def _exact_d2(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    diff = a.astype(np.float64)[:, None, :] - b.astype(np.float64)[None, :, :]
+    return np.einsum("ijk,ijk->ij", diff, diff)
+
+
+@pytest.mark.parametrize("offset", [0.0, 3000.0])
+def test_blocked_passes_are_exact_across_blocks_and_far_from_the_origin(offset: float, monkeypatch) -> None:
+    """Several blocks, the column-group bound in use, and (offset) float32 products too coarse to decide anything."""
+    from medsyn.evaluate.tabular import _knn
+
+    monkeypatch.setattr(_knn, "_BLOCK_BYTES", 4 * 1100 * 64)  # 64 rows per block
+    rng = np.random.default_rng(8)
+    real = (_discrete(rng, 1100) + offset).astype(np.float32)  # 16 groups of 68 columns and 12 more
+    fake = (_discrete(rng, 1050) + offset).astype(np.float32)
+    assert _knn._Groups.of(np.zeros((1, 1050), np.float32)).count == 16
+    t = manifold_terms(real, fake, k=5)
+    within = _exact_d2(real, real)
+    np.fill_diagonal(within, np.inf)
+    ranked = np.sort(within, axis=1)
+    np.testing.assert_array_equal(t.real_radius, np.sqrt(ranked[:, 4]))
+    np.testing.assert_array_equal(t.real_nearest_real, np.sqrt(ranked[:, 0]))
+    cross = _exact_d2(real, fake)
+    limit = (t.real_radius * (1 + 1e-5) + 1e-8) ** 2
+    np.testing.assert_array_equal(t.containing, (cross <= limit[:, None]).sum(axis=0))
+    np.testing.assert_array_equal(t.nearest_synthetic_index, cross.argmin(axis=1))  # lowest index among ties
+    np.testing.assert_array_equal(t.nearest_synthetic, np.sqrt(cross.min(axis=1)))
+    ref = reference_prdc(real, fake, 5, closed=True)
+    assert prdc(real, fake, k=5).to_dict() == pytest.approx(ref, abs=1e-12)
+
+
+def test_radius_is_exact_when_the_nearest_records_share_a_column_group() -> None:
+    """Records 80 rows apart share an interleaved group (1,280 columns): the bound is loose, the answer exact."""
+    from medsyn.evaluate.tabular._knn import _Groups
+
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(1280, 3)).astype(np.float32)
+    x[::80] = x[0] + rng.normal(scale=1e-3, size=(16, 3)).astype(np.float32)  # a tight cluster in one group
+    within = _exact_d2(x, x)
+    np.fill_diagonal(within, np.inf)
+    ranked = np.sort(within, axis=1)
+    groups = _Groups.of(within[:1].astype(np.float32), 5)
+    assert groups.count == 16
+    assert groups.kth_bound(5)[0] > 100 * ranked[0, 4]  # the bound is loose here
+    t = manifold_terms(x, x[::-1].copy(), k=5)
+    np.testing.assert_array_equal(t.real_radius, np.sqrt(ranked[:, 4]))
+
+
+def test_non_finite_values_are_refused_with_the_side_and_row() -> None:
+    x = np.zeros((10, 2), dtype=np.float32)
+    bad = x.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match=r"synthetic: 1 row\(s\) with NaN or infinite values \(first: row 3\)"):
+        manifold_terms(x, bad, k=2)
+
+
+def test_candidate_path_recall_alone_searches_only_from_the_synthetic_side() -> None:
+    rng = np.random.default_rng(10)
+    real = rng.normal(size=(1200, 4)).astype(np.float32)
+    fake = rng.normal(size=(1100, 4)).astype(np.float32)
+    t = manifold_terms(real, fake, k=5, method="approximate")
+    recall = t.recall_terms
+    assert t.computed() == {"synthetic_radii", "to_real"}
+    assert t.method.startswith("candidates (20 nearest per ball centre; approximate (faiss IVF")
+    assert recall.mean() == pytest.approx(manifold_terms(real, fake, k=5).recall_terms.mean(), abs=0.02)

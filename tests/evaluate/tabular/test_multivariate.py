@@ -10,7 +10,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from medsyn.data import TabularDataset
-from medsyn.evaluate import EvalInputs
+from medsyn.evaluate import EvalInputs, EvalMetric
 from medsyn.evaluate.tabular import (
     AlphaPrecision,
     BetaRecall,
@@ -25,7 +25,7 @@ from medsyn.evaluate.tabular import (
     prdc,
     weighted_auc,
 )
-from medsyn.metric import MetricKind, Status
+from medsyn.metric import MetricKind, MetricResult, Status
 from tests.evaluate.tabular.conftest import inputs_of, noisy
 
 PRDC = (ImprovedPrecision, ImprovedRecall, Density, Coverage)
@@ -46,6 +46,35 @@ def test_prdc_metrics_read_the_shared_encoding(actg_inputs: EvalInputs) -> None:
         assert len(r.replicates) == actg_inputs.n_bootstrap
         assert r.details["neighbours"] == "exact"
         assert r.details["sampled"] is False
+
+
+#: The manifold parts each PRDC metric needs (see ``ManifoldTerms.computed``).
+OWN_PARTS = {
+    "improved_precision": {"real_radii", "precision"},
+    "density": {"real_radii", "density"},
+    "improved_recall": {"synthetic_radii", "recall"},
+    "coverage": {"real_radii", "nearest_synthetic"},
+}
+
+
+@pytest.fixture(scope="module")
+def prdc_together(actg_split: tuple[TabularDataset, TabularDataset]) -> dict[str, MetricResult]:
+    inputs = EvalInputs.build(*actg_split, n_bootstrap=20)
+    return {cls.name: cls().evaluate(inputs) for cls in PRDC}
+
+
+@pytest.mark.parametrize("cls", PRDC, ids=lambda c: c.name)
+def test_a_prdc_metric_alone_computes_only_its_parts_and_gives_the_shared_result(
+    cls: type[EvalMetric], actg_split: tuple[TabularDataset, TabularDataset], prdc_together: dict[str, MetricResult]
+) -> None:
+    from medsyn.evaluate.tabular import manifold
+
+    inputs = EvalInputs.build(*actg_split, n_bootstrap=20)
+    alone = cls().evaluate(inputs)
+    assert manifold(inputs).terms.computed() == OWN_PARTS[cls.name]
+    shared = prdc_together[cls.name]
+    assert (alone.value, alone.ci, alone.details) == (shared.value, shared.ci, shared.details)
+    np.testing.assert_array_equal(alone.replicates, shared.replicates)
 
 
 def test_bootstrap_of_unsampled_terms_is_the_evaluations_shared_bootstrap(actg_inputs: EvalInputs) -> None:

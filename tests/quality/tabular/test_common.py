@@ -25,7 +25,15 @@ def test_age_bands_and_readable_labels() -> None:
     age = Field("age", FieldType.NUMERIC, (Role.PROTECTED,), unit="years")
     g = group_codes(pd.Series([5.0, 18.0, 39.9, 40.0, 64.0, 65.0, 79.0, 80.0, np.nan]), age)
     assert [g.labels[c] if c >= 0 else None for c in g.codes] == [
-        "<18", "18–39", "18–39", "40–64", "40–64", "65–79", "65–79", "80+", None,
+        "<18",
+        "18–39",
+        "18–39",
+        "40–64",
+        "40–64",
+        "65–79",
+        "65–79",
+        "80+",
+        None,
     ]
     sex = Field("sex", FieldType.BOOLEAN, (Role.PROTECTED,))
     assert group_codes(pd.Series([1.0, 0.0, 1.0]), sex).labels == ("0", "1")

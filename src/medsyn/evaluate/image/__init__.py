@@ -14,6 +14,8 @@ from medsyn.evaluate.image._encoders import (
     ImageEncoder,
     InceptionEncoder,
     TorchScriptEncoder,
+    check_encoder,
+    encoder_from_spec,
     get_encoder,
     inception_weights_candidates,
 )
@@ -57,7 +59,9 @@ __all__ = [
     "OfflineEncoder",
     "PixelPass",
     "TorchScriptEncoder",
+    "check_encoder",
     "check_image_inputs",
+    "encoder_from_spec",
     "frechet_distance",
     "frechet_parts",
     "get_encoder",

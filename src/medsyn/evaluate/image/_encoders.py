@@ -17,6 +17,10 @@ memorisation) compare synthetic and real images through an encoder. Three are re
 Images of any size and channel count are accepted: each encoder converts them to RGB (grey
 repeated, alpha dropped; see :mod:`._pixels`) and resizes them to its square input size.
 Numbers from different encoders are not comparable; :class:`EncoderInfo` says which produced them.
+
+:func:`encoder_from_spec` builds one from a short text (``offline``, ``inception_v3:WEIGHTS``,
+``torchscript:MODEL.pt``), as ``medsyn evaluate --image-encoder`` takes it, and
+:func:`check_encoder` loads what it needs so that a missing file fails before any work.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ __all__ = [
     "InceptionEncoder",
     "TorchScriptEncoder",
     "batches",
+    "check_encoder",
+    "encoder_from_spec",
     "get_encoder",
     "inception_weights_candidates",
 ]
@@ -146,6 +152,57 @@ def get_encoder(encoder: str | ImageEncoder, **options: Any) -> ImageEncoder:
     return encoder
 
 
+#: What the path after ``NAME:`` in an encoder spec means, per encoder that takes one.
+SPEC_PATHS = {"inception_v3": "weights", "torchscript": "path"}
+
+
+def encoder_from_spec(spec: str) -> ImageEncoder:
+    """An encoder from ``NAME`` or ``NAME:PATH`` (the ``--image-encoder`` option).
+
+    ``offline``; ``inception_v3`` (weights looked for as :func:`inception_weights_candidates`
+    says) or ``inception_v3:WEIGHTS.pth``; ``torchscript:MODEL.pt``; any other registered name
+    (plugins) without a path. Nothing is loaded here; see :func:`check_encoder`.
+
+    Raises
+    ------
+    UnknownNameError
+        ``NAME`` is not a registered encoder (with a suggestion).
+    InputError
+        A path is missing where one is needed, or given where none is taken.
+
+    Examples
+    --------
+    >>> encoder_from_spec("torchscript:~/models/retfound.pt").name
+    'torchscript:retfound'
+    """
+    name, has_path, path = (part.strip() for part in spec.partition(":"))
+    factory = ENCODERS.get(name)  # an unknown name raises with a suggestion
+    option = SPEC_PATHS.get(name)
+    where = f"image encoder '{spec}'"
+    if has_path and not path:
+        raise InputError(Problem(where, "an empty path after ':'", f"{name}:PATH"))
+    if option is None and path:
+        takes = ", ".join(f"{n}:{what.upper()}" for n, what in SPEC_PATHS.items())
+        raise InputError(Problem(where, f"a path for '{name}', which takes none", f"'{name}' alone (paths: {takes})"))
+    if name == "torchscript" and not path:
+        raise InputError(Problem(where, "no model file", "torchscript:PATH to a TorchScript export (torch.jit.save)"))
+    if option is not None and path:
+        return factory(**{option: Path(path).expanduser()})
+    return factory()
+
+
+def check_encoder(encoder: ImageEncoder) -> EncoderInfo:
+    """Load what ``encoder`` needs (weights, a model file) now and describe it.
+
+    Raises the encoder's own error (:class:`DataFormatError` naming the missing or unreadable
+    file, :class:`MissingDependencyError` naming the extra) before any image is read.
+    """
+    load = getattr(encoder, "load", None)
+    if callable(load):
+        load()
+    return encoder.describe()
+
+
 def batches(images: Iterable[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
     """``images`` in lists of ``size`` (the last may be shorter)."""
     batch: list[np.ndarray] = []
@@ -226,7 +283,8 @@ class InceptionEncoder:
                 "InceptionV3 weights",
                 f"no file at {where}",
                 f"pytorch-fid's FID weights ({FID_WEIGHTS_FILE}) on disk; medsyn never downloads weights",
-                f"Download {FID_WEIGHTS_URL} once and put it in {target} (or pass weights=PATH, or set "
+                f"Download {FID_WEIGHTS_URL} once and put it in {target} (or pass weights=PATH, or "
+                f"--image-encoder inception_v3:PATH on the command line, or set "
                 f"{INCEPTION_ENV}=PATH). Without it, use the default encoder 'offline', which needs no weights",
             )
         )

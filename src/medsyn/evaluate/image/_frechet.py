@@ -22,7 +22,6 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy import linalg
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from medsyn.evaluate._inputs import EvalInputs, percentile_ci
@@ -61,6 +60,8 @@ def frechet_distance(
     mu1, mu2 = np.atleast_1d(mu1).astype(np.float64), np.atleast_1d(mu2).astype(np.float64)
     sigma1, sigma2 = np.atleast_2d(sigma1).astype(np.float64), np.atleast_2d(sigma2).astype(np.float64)
     diff = mu1 - mu2
+    from scipy import linalg
+
     covmean = linalg.sqrtm(sigma1 @ sigma2)
     if not np.isfinite(covmean).all():
         offset = np.eye(len(sigma1)) * eps
@@ -101,6 +102,8 @@ def _moments(x: np.ndarray, weights: np.ndarray | None) -> tuple[np.ndarray, np.
     trace = float(np.einsum("ij,ij->", scaled, scaled))
     if len(x) <= x.shape[1]:
         return mu, scaled.T, trace
+    from scipy import linalg
+
     cov = scaled.T @ scaled
     try:
         return mu, linalg.cholesky(cov, lower=True), trace
@@ -130,6 +133,8 @@ def frechet_parts(
     cross = f_r.T @ f_s
     # the singular values of the cross product are the square roots of its Gram matrix's eigenvalues
     gram = cross @ cross.T if cross.shape[0] <= cross.shape[1] else cross.T @ cross
+    from scipy import linalg
+
     trace_sqrt = float(np.sqrt(np.clip(linalg.eigvalsh(gram), 0, None)).sum())
     diff = mu_r - mu_s
     mean_term = float(diff @ diff)

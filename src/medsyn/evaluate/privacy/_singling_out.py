@@ -33,8 +33,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import OptimizeWarning, curve_fit
-from scipy.stats import hypergeom
 
 from medsyn.evaluate._inputs import EvalInputs
 from medsyn.evaluate.privacy._common import ExactCodes, PrivacyMetric, exact_codes, row_keys
@@ -196,6 +194,9 @@ def control_correction(counts: np.ndarray, n_control: int, n_target: int) -> flo
     if n_control == n_target or not len(counts):
         return 1.0
     sizes = np.linspace(min(1000, n_control), n_control, 10).astype(int)
+    from scipy.optimize import OptimizeWarning, curve_fit
+    from scipy.stats import hypergeom
+
     expected = np.array([hypergeom.pmf(1, n_control, counts, m).sum() for m in sizes])
     if not expected.any():
         return 1.0

@@ -21,8 +21,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy.stats import norm
-
 from medsyn.metric import Detail
 
 __all__ = ["AttackOutcome", "SuccessRate", "residual_risk", "success_rate"]
@@ -59,6 +57,8 @@ def success_rate(n_total: int, n_success: float, *, level: float = 0.95) -> Succ
     """
     if n_total <= 0:
         return SuccessRate(math.nan, math.nan)
+    from scipy.stats import norm
+
     z = float(norm.ppf(0.5 * (1.0 + level)))
     z2 = z * z
     k = min(max(float(n_success), 0.0), float(n_total))

@@ -5,7 +5,7 @@ Importing this package registers the signal metrics and the signal input checks
 channels on every side, records compared over their common segment, gaps noted and filled.
 
 - fidelity: ``psd_distance``, ``autocorrelation_difference``, ``cross_channel_correlation``,
-  ``ecg_clinical_features``, ``eeg_band_powers``, ``discriminative_score``
+  ``band_coherence``, ``ecg_clinical_features``, ``eeg_band_powers``, ``discriminative_score``
 - diversity: ``dtw_coverage``
 - privacy: ``dtw_nearest_neighbour``
 - utility: ``predictive_score``
@@ -14,6 +14,14 @@ channels on every side, records compared over their common segment, gaps noted a
 from medsyn.data.dataset import Modality
 from medsyn.evaluate._inputs import VALIDATORS
 from medsyn.evaluate.signal._base import SignalMetric, ks_columns
+from medsyn.evaluate.signal._coherence import (
+    COHERENCE_EEG_BANDS,
+    ECG_COHERENCE_BANDS,
+    BandCoherence,
+    coherence_bands,
+    coherence_matrix,
+    segment_length,
+)
 from medsyn.evaluate.signal._dtw import DtwNeighbours, banded_dtw, dtw_nearest, lb_keogh, window_for
 from medsyn.evaluate.signal._ecg import ECG_FEATURES, EcgClinicalFeatures, ecg_features, ecg_lead
 from medsyn.evaluate.signal._nearest import DtwCoverage, DtwNearestNeighbour, DtwSeries, dtw_series
@@ -30,9 +38,12 @@ from medsyn.evaluate.signal._timegan import DiscriminativeScore, PredictiveScore
 VALIDATORS[Modality.SIGNAL] = check_signals
 
 __all__ = [
+    "COHERENCE_EEG_BANDS",
+    "ECG_COHERENCE_BANDS",
     "ECG_FEATURES",
     "EEG_BANDS",
     "AutocorrelationDifference",
+    "BandCoherence",
     "CrossChannelCorrelation",
     "DiscriminativeScore",
     "DtwCoverage",
@@ -51,6 +62,8 @@ __all__ = [
     "banded_dtw",
     "channel_correlation",
     "check_signals",
+    "coherence_bands",
+    "coherence_matrix",
     "dtw_nearest",
     "dtw_series",
     "ecg_features",
@@ -59,6 +72,7 @@ __all__ = [
     "layout",
     "lb_keogh",
     "record_spectra",
+    "segment_length",
     "segments",
     "signal_windows",
     "window_for",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import ClassVar
 
 import numpy as np
@@ -21,6 +22,7 @@ from medsyn.data.dataset import Modality
 from medsyn.evaluate._base import EvalMetric
 from medsyn.evaluate._inputs import EvalInputs, Side, percentile_ci
 from medsyn.evaluate.signal._prepare import SignalLayout, layout, segments
+from medsyn.metric import Detail, MetricResult, Status
 
 __all__ = ["SignalMetric", "bootstrap_terms", "ks_columns", "ks_null", "paired_bootstrap", "replicate_rows"]
 
@@ -45,6 +47,20 @@ class SignalMetric(EvalMetric):
             if n < self.min_records:
                 return f"needs at least {self.min_records} {side} records, got {n}"
         return None
+
+    def evaluate(self, inputs: EvalInputs) -> MetricResult:
+        """The measurement, its details stating the common segment every signal metric reads.
+
+        ``common_seconds`` is the length of the shortest record over all sides (each record is
+        cut to it; a metric may read less, its ``analysed_seconds`` or similar), and
+        ``lengths_differ`` says whether any record was cut; see :mod:`._prepare`.
+        """
+        result = super().evaluate(inputs)
+        if result.status is Status.SKIPPED or inputs.modality is not self.modality:
+            return result
+        lay = self.layout(inputs)
+        common: dict[str, Detail] = {"common_seconds": lay.seconds, "lengths_differ": lay.lengths_differ}
+        return replace(result, details={**common, **result.details})
 
     @staticmethod
     def layout(inputs: EvalInputs) -> SignalLayout:

@@ -6,14 +6,19 @@ components (fitted on the real records: one component by default, the direction 
 share, e.g. the dominant cardiac axis of a 12-lead ECG), resampled to ``rate_hz`` (50 Hz, with
 an anti-aliasing filter) and z-normalised per record, so gain and offset do not count. Distances
 are exact banded DTW (:mod:`._dtw`) with a Sakoe–Chiba band of 10 % of the series.
+
+``dtw_nearest_neighbour`` draws the closest synthetic/training pairs overlaid (as the series the
+distance saw) as its report figure, so a reader can judge by eye whether "too close" means copied.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import time
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,10 +29,15 @@ from medsyn.evaluate.signal._dtw import DtwNeighbours, dtw_nearest, window_for
 from medsyn.evaluate.signal._prepare import layout, positions, record_names, segments
 from medsyn.metric import METRICS, Detail, Direction, ItemResult, MetricKind, MetricResult, Status, Threshold
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 __all__ = ["DtwCoverage", "DtwNearestNeighbour", "DtwSeries", "dtw_series"]
 
 #: Items listed per result at most (the closest / least covered records first).
 MAX_ITEMS = 200
+#: Closest synthetic/training pairs drawn in the memorisation figure.
+FIGURE_PAIRS = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +169,7 @@ class DtwNearestNeighbour(_DtwMetric):
     above 25 % fails); score: ``1 − max(0, value − 0.05) / 0.95``. Items: each synthetic record's
     distance over the median holdout distance (a ratio near 0 is a copy up to gain and offset).
     Series: see the module docstring (10 s, 50 Hz, first principal component, z-normalised).
+    Figure: the six closest synthetic/training pairs overlaid (:meth:`pairs_figure`).
     """
 
     name = "dtw_nearest_neighbour"
@@ -228,6 +239,63 @@ class DtwNearestNeighbour(_DtwMetric):
         if copies:
             reason += f"; {copies} are copies up to gain and offset"
         return self.result(value, reason, items=items, ci=ci, replicates=reps, details=details)
+
+    def figure(self, inputs: EvalInputs, result: MetricResult) -> bytes | None:
+        """:meth:`pairs_figure` as a PNG for the scorecard."""
+        fig = self.pairs_figure(inputs)
+        if fig is None:
+            return None
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=96, bbox_inches="tight")
+        return buf.getvalue()
+
+    def pairs_figure(self, inputs: EvalInputs) -> Figure | None:
+        """The closest synthetic/training pairs, overlaid as the DTW series the distance compared.
+
+        One panel per pair (closest first, at most :data:`FIGURE_PAIRS`): the synthetic series
+        over its nearest training series (first principal component, z-normalised, at the DTW
+        rate), titled with the DTW distance and its ratio to the median holdout distance; red
+        when the pair counts as too close. ``None`` without a holdout (no baseline to judge by).
+        """
+        if self.why_not(inputs) is not None:
+            return None
+        syn_nn = _neighbours(inputs, "synthetic", "real", self.spec, 1)
+        hold_nn = _neighbours(inputs, "holdout", "real", self.spec, 1)
+        d_syn, d_hold = syn_nn.first(), hold_nn.first()
+        if not len(d_syn):
+            return None
+        tau = float(np.quantile(d_hold, self.quantile))
+        median_hold = float(np.median(d_hold))
+        syn_rows, syn_series = dtw_series(inputs, "synthetic", self.spec)
+        real_rows, real_series = dtw_series(inputs, "real", self.spec)
+        syn_names = record_names(inputs, "synthetic", syn_rows)
+        real_names = record_names(inputs, "real", real_rows)
+        lay = layout(inputs)
+        rate = min(self.spec.rate_hz, lay.rate)
+        t = np.arange(syn_series.shape[2]) / rate
+        shown = np.argsort(d_syn, kind="stable")[:FIGURE_PAIRS]
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(8.0, 1.5 * len(shown) + 0.4))
+        axes = fig.subplots(len(shown), 1, squeeze=False, sharex=True)
+        for row, i in enumerate(shown):
+            ax = axes[row][0]
+            j = int(syn_nn.indices[i, 0])
+            ax.plot(t, real_series[j, 0], color="#2c3e50", lw=0.9, label=f"training {real_names[j][-24:]}")
+            ax.plot(t, syn_series[i, 0], color="#e67e22", lw=0.9, alpha=0.85, label=f"synthetic {syn_names[i][-24:]}")
+            ratio = d_syn[i] / median_hold if median_hold > 0 else math.inf
+            close = bool(d_syn[i] < tau)
+            ax.set_title(
+                f"DTW {d_syn[i]:.3g} = {ratio:.2f} × median holdout distance" + (" (too close)" if close else ""),
+                fontsize=8,
+                color="#c0392b" if close else "#333333",
+            )
+            ax.legend(fontsize=6, loc="upper right", frameon=False)
+            ax.set_yticks([])
+            ax.tick_params(labelsize=7)
+        what = "first principal component" if len(lay.channels) > self.spec.components else lay.channels[0]
+        axes[-1][0].set_xlabel(f"seconds ({what}, z-normalised, {rate:g} Hz: what the DTW compared)", fontsize=7)
+        return fig
 
 
 @METRICS.register("dtw_coverage")

@@ -6,14 +6,17 @@ Its policy, stated once here and in the notes of every evaluation it applies to:
 
 - **Sampling rate**: every record of every side must have the real records' rate. Nothing is
   resampled behind the user's back (resampling changes spectra and beat morphology, the very
-  things measured); a mismatch is an error naming both rates, with the fix.
+  things measured); a mismatch on any side (real, synthetic, holdout) is an error naming both
+  rates, the side and, for data read from files, the dataset, with the fix. There is no
+  resampling option on purpose.
 - **Channels** are matched by name, in any order: every record must hold exactly the real
   channels. An error lists the missing and the extra channels per side.
 - **Units**: a channel in µV on one side and mV on the other is converted to the real unit
   (noted); units that cannot be converted are noted and compared as given.
 - **Lengths**: records may differ in length. Every metric reads the *common segment*, the first
   ``n`` samples of each record, where ``n`` is the shortest record of all sides; a metric may
-  read less (its ``max_seconds``). A note says so whenever lengths differ.
+  read less (its ``max_seconds``). A note says so whenever lengths differ, and every signal
+  result states it in its details (``common_seconds``, ``lengths_differ``).
 - **Missing samples** (NaN/inf) are reported in a note, never dropped: gaps are interpolated
   linearly per channel; a channel with under half of its samples valid becomes a flat line.
 
@@ -91,6 +94,11 @@ def _units(record: SignalRecord) -> tuple[str, ...]:
     return tuple(record.units) + ("",) * (len(record.channels) - len(record.units))
 
 
+def _source(data: SignalDataset) -> str:
+    """`` in 'name'`` for a dataset read from somewhere, nothing for one built in memory."""
+    return "" if data.provenance.source == "<memory>" else f" in '{data.name}'"
+
+
 def _examples(names: list[str], limit: int = 3) -> str:
     shown = ", ".join(names[:limit])
     return shown + (", …" if len(names) > limit else "")
@@ -139,10 +147,11 @@ def check_signals(inputs: EvalInputs) -> tuple[list[Problem], list[InputNote]]:
             shown = " and ".join(f"{f:g} Hz" for f in sorted(other))
             problems.append(
                 Problem(
-                    f"{where} ({len(names)} of {len(data)}, e.g. {_examples(names)})",
+                    f"{where}{_source(data)} ({len(names)} of {len(data)}, e.g. {_examples(names)})",
                     f"sampled at {shown}",
-                    f"{rate:g} Hz like the real record {ref.name}",
-                    f"Resample them to {rate:g} Hz (e.g. scipy.signal.resample_poly) before evaluating.",
+                    f"{rate:g} Hz like the real record {ref.name}{_source(real)}",
+                    f"Resample them to {rate:g} Hz (e.g. scipy.signal.resample_poly) before evaluating; "
+                    "the evaluation never resamples, because resampling changes the spectra it measures.",
                 )
             )
         mismatched: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}

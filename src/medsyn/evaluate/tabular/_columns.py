@@ -20,30 +20,38 @@ or loses missing values moves it.
 
 Confidence intervals come from the evaluation's shared bootstrap resamples, recomputed on at
 most ``bootstrap_records`` sampled records per side and recentred on the estimate
-(:func:`~medsyn.evaluate.tabular._common.centred`).
+(:func:`~medsyn.evaluate.tabular._common.centred`). Replicates are counts: every column's
+sampled records are coded (a category or bin; for KS and Wasserstein the rank of the value among
+the distinct values), and matrix products per side count the codes of every column under every
+replicate's multiplicities (:func:`~medsyn.evaluate.tabular._common.replicate_counts`); a
+replicate distance is then the distance of its two count vectors, so no loop runs over
+replicates. KS itself is computed from the same counts at the distinct values, which gives
+``ks_statistic_1d`` to the last bit.
 """
 
 from __future__ import annotations
 
 import math
 from abc import abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from medsyn.data.schema import Field
-from medsyn.evaluate._encode import ColumnCodes, is_numeric_field, numeric_values
-from medsyn.evaluate._inputs import EvalInputs
+from medsyn.evaluate._encode import ColumnCodes, is_numeric_field
+from medsyn.evaluate._inputs import EvalInputs, Side
 from medsyn.evaluate.tabular._common import (
     BootstrapWeights,
     TabularMetric,
     centred,
+    column_numbers,
     numeric_fields,
+    one_blas_thread,
+    replicate_counts,
     replicate_weights,
     shared_codes,
     skipped_item,
-    weighted_counts,
     worst_item,
 )
 from medsyn.metric import METRICS, Detail, Direction, ItemResult, MetricKind, MetricResult, Threshold
@@ -62,6 +70,9 @@ __all__ = [
 
 #: Records per side on which bootstrap replicates of the per-column metrics are recomputed.
 BOOTSTRAP_RECORDS = 20_000
+#: Codes (distinct values, categories) whose replicate counts are computed together at most:
+#: 100 replicates × 2¹⁶ codes is 52 MB per side.
+_GROUP_CODES = 65_536
 
 
 # -- the distances themselves -----------------------------------------------------------------
@@ -132,33 +143,43 @@ def _tv_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return tv
 
 
-def _ecdf_replicates(
-    xr: np.ndarray, xs: np.ndarray, wr: np.ndarray, ws: np.ndarray, *, low: float = 0.0, span: float = 1.0
-) -> tuple[np.ndarray, np.ndarray]:
-    """KS and Wasserstein statistics of weighted samples, one per row of the weight matrices.
+def _ecdf_replicates(counts_r: np.ndarray, counts_s: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """KS and Wasserstein statistics of weighted samples, one per row of the count matrices.
 
-    ``wr[b]`` and ``ws[b]`` weigh the values ``xr`` and ``xs`` (bootstrap multiplicities). The
-    difference of the two weighted ECDFs is a cumulative sum over the pooled sorted values; KS
-    is its largest magnitude, Wasserstein its integral (on ``(x − low) / span``).
+    ``counts_r[b, u]`` and ``counts_s[b, u]`` weigh the distinct sorted values ``grid[u]`` on
+    each side (bootstrap multiplicities summed per value). The weighted ECDFs are cumulative
+    sums over the grid; KS is the largest gap between them, Wasserstein its integral.
     """
-    values = np.concatenate([xr, xs])
-    order = np.argsort(values, kind="stable")
-    v = (values[order] - low) / span
     with np.errstate(invalid="ignore", divide="ignore"):
-        w = np.concatenate([wr / wr.sum(axis=1, keepdims=True), -ws / ws.sum(axis=1, keepdims=True)], axis=1)
-    diff = np.cumsum(w[:, order], axis=1)
-    last = np.flatnonzero(np.r_[v[1:] != v[:-1], True])
-    at = diff[:, last]
-    ks = np.abs(at).max(axis=1)
-    w1 = np.abs(at[:, :-1]) @ np.diff(v[last]) if len(last) > 1 else np.zeros(len(at))
+        step = counts_r / counts_r.sum(axis=1, keepdims=True)
+        step -= counts_s / counts_s.sum(axis=1, keepdims=True)
+    gap = np.abs(np.cumsum(step, axis=1))
+    ks = gap.max(axis=1)
+    with one_blas_thread():
+        w1 = gap[:, :-1] @ np.diff(grid) if len(grid) > 1 else np.zeros(len(gap))
     return ks, w1
 
 
 # -- the per-column metric pattern ------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
+class _Replicable:
+    """What a column's replicates are computed from: codes of the sampled records of each side.
+
+    A code at or beyond ``n_codes`` marks a record that is not counted (a missing value).
+    ``finish`` turns the replicate counts of both sides (replicates × codes) into the column's
+    replicate distances.
+    """
+
+    codes_real: np.ndarray
+    codes_synthetic: np.ndarray
+    n_codes: int
+    finish: Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True, slots=True)
 class _ColumnValue:
     value: float
-    replicates: np.ndarray | None = None
+    replicable: _Replicable | None = None
     note: str = ""
     details: dict[str, Detail] = field(default_factory=dict)
 
@@ -203,7 +224,7 @@ class _PerColumn(TabularMetric):
         ws = replicate_weights(inputs, "synthetic", self.bootstrap_records)
         items: list[ItemResult] = []
         values: list[float] = []
-        reps: list[np.ndarray] = []
+        replicable: list[_Replicable | None] = []
         for f in self.fields(inputs):
             col = self._column(inputs, f, wr, ws)
             if math.isnan(col.value):
@@ -211,13 +232,14 @@ class _PerColumn(TabularMetric):
                 continue
             items.append(self.column_item(f.name, col.value, col.note, **col.details))
             values.append(col.value)
-            reps.append(col.replicates if col.replicates is not None else np.full(inputs.n_bootstrap, col.value))
+            replicable.append(col.replicable)
+        reps = _column_replicates(values, replicable, wr, ws)
         if not values:
             return self.skipped("no column could be measured: " + "; ".join(f"{i.key}: {i.note}" for i in items))
         value = float(np.mean(values))
         n_real, n_syn = len(inputs.frame("real")), len(inputs.frame("synthetic"))
         ci, replicates = centred(
-            value, np.mean(reps, axis=0), scale=_combined_scale(wr, ws, n_real, n_syn), low=0.0, high=1.0
+            value, reps.mean(axis=0), scale=_combined_scale(wr, ws, n_real, n_syn), low=0.0, high=1.0
         )
         worst = worst_item(items, self.direction)
         assert worst is not None
@@ -244,16 +266,19 @@ class _NumericColumn(_PerColumn):
         return numeric_fields(inputs)
 
     @abstractmethod
-    def _distance(self, xr: np.ndarray, xs: np.ndarray, low: float, span: float) -> float:
-        """The distance between the observed real and synthetic values."""
+    def _distance(self, xr: np.ndarray, xs: np.ndarray, low: float, span: float, counts: np.ndarray) -> float:
+        """The distance between the observed real and synthetic values.
+
+        ``counts`` (2 × distinct values) counts each side's values at every distinct observed
+        value of either side, in increasing order.
+        """
 
     @abstractmethod
     def _pick(self, ks: np.ndarray, w1: np.ndarray) -> np.ndarray:
         """Which of the ECDF replicates this metric reports."""
 
     def _column(self, inputs: EvalInputs, f: Field, wr: BootstrapWeights, ws: BootstrapWeights) -> _ColumnValue:
-        xr = numeric_values(inputs.frame("real")[f.name])
-        xs = numeric_values(inputs.frame("synthetic")[f.name])
+        xr, xs = column_numbers(inputs, "real", f.name), column_numbers(inputs, "synthetic", f.name)
         okr, oks = np.isfinite(xr), np.isfinite(xs)
         if not okr.any():
             return _ColumnValue(math.nan, note="the real column has no values")
@@ -268,19 +293,34 @@ class _NumericColumn(_PerColumn):
             return _ColumnValue(
                 1.0, None, "no synthetic values (all missing): counted as the largest difference, 1", details
             )
-        low = float(xr[okr].min())
-        span = float(xr[okr].max()) - low
+        vr, vs = xr[okr], xs[oks]
+        low = float(vr.min())
+        span = float(vr.max()) - low
         span = span if span > 0 else 1.0
-        value = self._distance(xr[okr], xs[oks], low, span)
-        sub_r, sub_s = xr[wr.positions], xs[ws.positions]
-        keep_r, keep_s = np.isfinite(sub_r), np.isfinite(sub_s)
-        reps = None
-        if keep_r.any() and keep_s.any():
-            ks, w1 = _ecdf_replicates(
-                sub_r[keep_r], sub_s[keep_s], wr.weights[:, keep_r], ws.weights[:, keep_s], low=low, span=span
-            )
-            reps = self._pick(ks, w1)
-        return _ColumnValue(value, reps, note, details)
+        # every observed value's rank among the distinct values of both sides: the grid of the
+        # ECDFs, for the value and (through each sampled record's rank) for every replicate
+        grid, rank = np.unique(np.concatenate([vr, vs]), return_inverse=True)
+        code_r = np.full(len(xr), len(grid), dtype=np.int64)
+        code_s = np.full(len(xs), len(grid), dtype=np.int64)
+        code_r[okr], code_s[oks] = rank[: len(vr)], rank[len(vr) :]
+        counts = np.vstack([np.bincount(c, minlength=len(grid) + 1)[:-1] for c in (code_r, code_s)])
+        value = self._distance(vr, vs, low, span, counts)
+        code_r, code_s = code_r[wr.positions], code_s[ws.positions]
+        if not ((code_r < len(grid)).any() and (code_s < len(grid)).any()):
+            return _ColumnValue(value, None, note, details)
+        seen = np.zeros(len(grid) + 1, dtype=bool)
+        seen[code_r] = seen[code_s] = True
+        if not seen[:-1].all():  # a sample of the records: its replicates need only the values it holds
+            kept = np.flatnonzero(seen[:-1])
+            renumber = np.full(len(grid) + 1, len(kept), dtype=np.int64)
+            renumber[kept] = np.arange(len(kept))
+            code_r, code_s, grid = renumber[code_r], renumber[code_s], grid[kept]
+        scaled = (grid - low) / span
+
+        def finish(counts_r: np.ndarray, counts_s: np.ndarray) -> np.ndarray:
+            return self._pick(*_ecdf_replicates(counts_r, counts_s, scaled))
+
+        return _ColumnValue(value, _Replicable(code_r, code_s, len(grid), finish), note, details)
 
 
 class _CodedColumn(_PerColumn):
@@ -297,7 +337,7 @@ class _CodedColumn(_PerColumn):
         codes: ColumnCodes = shared_codes(inputs, f, self.bins)
         n_codes = len(codes.labels)
         cr, cs = codes.codes[0], codes.codes[1]
-        miss_r, miss_s = _missing(inputs.frame("real")[f.name], f), _missing(inputs.frame("synthetic")[f.name], f)
+        miss_r, miss_s = _missing(inputs, "real", f), _missing(inputs, "synthetic", f)
         missing_r, missing_s = float(miss_r.mean()), float(miss_s.mean())
         details: dict[str, Detail] = {
             "codes": n_codes,
@@ -322,17 +362,44 @@ class _CodedColumn(_PerColumn):
         counts_r = np.bincount(cr[keep_r], minlength=n_codes).astype(np.float64)
         counts_s = np.bincount(cs[keep_s], minlength=n_codes).astype(np.float64)
         value = float(self._rows(counts_r[None, :], counts_s[None, :])[0])
-        rep_r = weighted_counts(cr[wr.positions], wr.weights * keep_r[wr.positions], n_codes)
-        rep_s = weighted_counts(cs[ws.positions], ws.weights * keep_s[ws.positions], n_codes)
-        return _ColumnValue(value, self._rows(rep_r, rep_s), note, details)
+        code_r = np.where(keep_r[wr.positions], cr[wr.positions], n_codes)
+        code_s = np.where(keep_s[ws.positions], cs[ws.positions], n_codes)
+        return _ColumnValue(value, _Replicable(code_r, code_s, n_codes, self._rows), note, details)
 
 
-def _missing(column: pd.Series, f: Field) -> np.ndarray:
+def _column_replicates(
+    values: list[float], replicable: list[_Replicable | None], wr: BootstrapWeights, ws: BootstrapWeights
+) -> np.ndarray:
+    """Replicates (columns × replicates) of every measured column, counted in one pass per side.
+
+    A column without replicates (no sampled values on a side, or an all-missing synthetic
+    column, counted as 1) repeats its value.
+    """
+    reps = np.repeat(np.asarray(values, dtype=np.float64)[:, None], wr.weights.shape[0], axis=1)
+    todo = [(i, r) for i, r in enumerate(replicable) if r is not None]
+    groups: list[list[tuple[int, _Replicable]]] = []
+    codes = 0
+    for item in todo:  # columns counted together, up to _GROUP_CODES codes (memory: replicates × codes)
+        if not groups or codes + item[1].n_codes > _GROUP_CODES:
+            groups.append([])
+            codes = 0
+        groups[-1].append(item)
+        codes += item[1].n_codes
+    for group in groups:
+        sizes = [r.n_codes for _, r in group]
+        counts_r = replicate_counts([r.codes_real for _, r in group], sizes, wr)
+        counts_s = replicate_counts([r.codes_synthetic for _, r in group], sizes, ws)
+        for (i, r), cr, cs in zip(group, counts_r, counts_s, strict=True):
+            reps[i] = r.finish(cr, cs)
+    return reps
+
+
+def _missing(inputs: EvalInputs, side: Side, f: Field) -> np.ndarray:
     """Missing values of a column (numbers and dates: anything that is not a finite value)."""
     if is_numeric_field(f):
-        out: np.ndarray = ~np.isfinite(numeric_values(column))
+        out: np.ndarray = ~np.isfinite(column_numbers(inputs, side, f.name))
         return out
-    return column.isna().to_numpy()
+    return inputs.frame(side)[f.name].isna().to_numpy()
 
 
 # -- the registered metrics -------------------------------------------------------------------
@@ -353,8 +420,11 @@ class KsStatistic(_NumericColumn):
     default_threshold = Threshold(warn=0.1, fail=0.2)
     what = "mean KS statistic"
 
-    def _distance(self, xr: np.ndarray, xs: np.ndarray, low: float, span: float) -> float:
-        return ks_statistic_1d(xr, xs)
+    def _distance(self, xr: np.ndarray, xs: np.ndarray, low: float, span: float, counts: np.ndarray) -> float:
+        # = ks_statistic_1d(xr, xs) to the last bit: the same counts over the same sizes, maximised
+        # over the distinct values instead of every value
+        cdf = np.cumsum(counts, axis=1)
+        return float(np.max(np.abs(cdf[0] / len(xr) - cdf[1] / len(xs))))
 
     def _pick(self, ks: np.ndarray, w1: np.ndarray) -> np.ndarray:
         return ks
@@ -381,7 +451,7 @@ class Wasserstein(_NumericColumn):
     unit = "share of real range"
     what = "mean scaled Wasserstein distance"
 
-    def _distance(self, xr: np.ndarray, xs: np.ndarray, low: float, span: float) -> float:
+    def _distance(self, xr: np.ndarray, xs: np.ndarray, low: float, span: float, counts: np.ndarray) -> float:
         return wasserstein_1d((xr - low) / span, (xs - low) / span)
 
     def _pick(self, ks: np.ndarray, w1: np.ndarray) -> np.ndarray:

@@ -1,8 +1,10 @@
 """Multivariate fidelity and diversity from k-NN manifolds: PRDC, α-precision and β-recall.
 
 All six metrics read one :class:`~medsyn.evaluate.tabular._knn.ManifoldTerms` per evaluation
-(:func:`manifold`), computed on the shared encoding of at most ``max_records`` records per side
-(a seeded sample beyond; the same sample for all six):
+(:func:`manifold`), on the shared encoding of at most ``max_records`` records per side (a seeded
+sample beyond; the same sample for all six). Its parts are computed when a metric first reads
+them and kept for the others, so a metric run alone pays only for its own parts (precision: the
+real radii and one pass of synthetic against real balls) and a scorecard pays for each part once:
 
 - ``improved_precision`` (fidelity) and ``improved_recall`` (diversity), Kynkäänniemi et al. 2019;
 - ``density`` (fidelity) and ``coverage`` (diversity), Naeem et al. 2020;
@@ -19,9 +21,9 @@ records, recall and coverage over real ones; the other side's balls held fixed).
 from __future__ import annotations
 
 import math
-from abc import abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 
@@ -90,7 +92,7 @@ def manifold(
     ball: Ball = "closed",
     neighbours: NeighbourMethod = "auto",
 ) -> Manifold:
-    """The k-NN manifolds of the (sampled) real and synthetic encodings, once per evaluation."""
+    """The k-NN manifolds of the (sampled) real and synthetic encodings: one per evaluation, parts computed as read."""
 
     def compute() -> Manifold:
         pr = sample_positions(inputs, "real", max_records)
@@ -138,24 +140,33 @@ class _ManifoldMetric(TabularMetric):
         return manifold(inputs, k=self.k, max_records=self.max_records, ball=self.ball, neighbours=self.neighbours)
 
 
-class _TermMetric(_ManifoldMetric):
-    """A mean of per-record terms of one side, with a bootstrap CI over that side's records."""
+@dataclass(frozen=True, slots=True)
+class _Terms:
+    """What a PRDC metric averages: the per-record terms of one side and how to say it."""
 
     side: Side
+    terms: Callable[[ManifoldTerms], np.ndarray]
     what: str
 
-    @abstractmethod
-    def _terms(self, t: ManifoldTerms) -> np.ndarray:
-        """One term per sampled record of :attr:`side`."""
+
+class _TermMetric(_ManifoldMetric):
+    """A mean of per-record terms of one side, with a bootstrap CI over that side's records.
+
+    Only the manifold parts behind these terms are computed (and kept for the other metrics).
+    """
+
+    reads: ClassVar[_Terms]
+    default_threshold = Threshold(warn=0.8, fail=0.6)
 
     def _measure(self, inputs: EvalInputs) -> MetricResult:
         m = self._manifold(inputs)
-        terms = self._terms(m.terms)
+        side = self.reads.side
+        terms = self.reads.terms(m.terms)
         value = float(terms.mean())
-        reps = weighted_replicates(terms, replicate_weights(inputs, self.side, self.max_records))
+        reps = weighted_replicates(terms, replicate_weights(inputs, side, self.max_records))
         ci = percentile_ci(reps)
-        reason = f"{self.what}: {value:.3f} (k={self.k}, {len(terms)} {self.side} records)"
-        details = {**m.details(), "bootstrap_over": f"{self.side} records"}
+        reason = f"{self.reads.what}: {value:.3f} (k={self.k}, {len(terms)} {side} records)"
+        details = {**m.details(), "bootstrap_over": f"{side} records"}
         return self.result(value, reason, details=details, ci=ci, replicates=reps)
 
 
@@ -173,12 +184,7 @@ class ImprovedPrecision(_TermMetric):
     name = "improved_precision"
     title = "Improved precision (synthetic records inside the real manifold)"
     kind = MetricKind.FIDELITY
-    default_threshold = Threshold(warn=0.8, fail=0.6)
-    side = "synthetic"
-    what = "share of synthetic records inside a real k-NN ball"
-
-    def _terms(self, t: ManifoldTerms) -> np.ndarray:
-        return t.precision_terms
+    reads = _Terms("synthetic", lambda t: t.precision_terms, "share of synthetic records inside a real k-NN ball")
 
 
 @METRICS.register("density")
@@ -196,12 +202,7 @@ class Density(_TermMetric):
     title = "Density (real neighbourhoods around synthetic records)"
     kind = MetricKind.FIDELITY
     unit = "balls / k"
-    default_threshold = Threshold(warn=0.8, fail=0.6)
-    side = "synthetic"
-    what = "mean real balls per synthetic record over k"
-
-    def _terms(self, t: ManifoldTerms) -> np.ndarray:
-        return t.density_terms
+    reads = _Terms("synthetic", lambda t: t.density_terms, "mean real balls per synthetic record over k")
 
     def score(self, value: float) -> float:
         """``min(d, 1/d)``: 1 at density 1, ½ at half or twice the real density, 0 at 0."""
@@ -226,12 +227,7 @@ class ImprovedRecall(_TermMetric):
     name = "improved_recall"
     title = "Improved recall (real records reached by the synthetic manifold)"
     kind = MetricKind.DIVERSITY
-    default_threshold = Threshold(warn=0.8, fail=0.6)
-    side = "real"
-    what = "share of real records inside a synthetic k-NN ball"
-
-    def _terms(self, t: ManifoldTerms) -> np.ndarray:
-        return t.recall_terms
+    reads = _Terms("real", lambda t: t.recall_terms, "share of real records inside a synthetic k-NN ball")
 
 
 @METRICS.register("coverage")
@@ -247,12 +243,9 @@ class Coverage(_TermMetric):
     name = "coverage"
     title = "Coverage (real neighbourhoods holding a synthetic record)"
     kind = MetricKind.DIVERSITY
-    default_threshold = Threshold(warn=0.8, fail=0.6)
-    side = "real"
-    what = "share of real records with a synthetic record in their k-NN ball"
-
-    def _terms(self, t: ManifoldTerms) -> np.ndarray:
-        return t.coverage_terms
+    reads = _Terms(
+        "real", lambda t: t.coverage_terms, "share of real records with a synthetic record in their k-NN ball"
+    )
 
 
 # -- α-precision and β-recall ----------------------------------------------------------------
@@ -331,6 +324,16 @@ def alpha_beta_curves(
 
 
 class _AlphaBeta(_ManifoldMetric):
+    """α-precision or β-recall: one curve of :func:`alpha_beta_curves`, computed once for both."""
+
+    #: Which curve the metric integrates, its symbol and the prefix of its points in the details.
+    curve: ClassVar[Literal["alpha", "beta"]]
+    label: ClassVar[str]
+    prefix: ClassVar[str]
+    #: How the centre is taken, and whose records the bootstrap resamples (for the details).
+    centre: ClassVar[str]
+    bootstrap_over: ClassVar[str]
+
     def __init__(
         self,
         *,
@@ -356,6 +359,26 @@ class _AlphaBeta(_ManifoldMetric):
         key = ("tabular-alpha-beta", self.k, self.max_records, self.ball, self.neighbours, self.beta_reach)
         return inputs.memo(key, compute)
 
+    def _about(self) -> dict[str, Detail]:
+        """Details of the metric's own settings."""
+        return {"centre": self.centre}
+
+    def _measure(self, inputs: EvalInputs) -> MetricResult:
+        c = self._curves(inputs)
+        if self.curve == "alpha":
+            curve, value, reps = c.alpha_precision_curve, c.alpha_precision, c.alpha_replicates
+        else:
+            curve, value, reps = c.beta_recall_curve, c.beta_recall, c.beta_replicates
+        details: dict[str, Detail] = {
+            **self._manifold(inputs).details(),
+            **self._about(),
+            "levels": len(ALPHAS),
+            "bootstrap_over": self.bootstrap_over,
+            **{f"{self.prefix}_{a:.2f}": float(p) for a, p in zip(ALPHAS[::5], curve[::5], strict=True)},
+        }
+        reason = f"integrated {self.label} {value:.3f} over {len(ALPHAS)} levels"
+        return self.result(value, reason, details=details, ci=percentile_ci(reps), replicates=reps)
+
 
 @METRICS.register("alpha_precision")
 class AlphaPrecision(_AlphaBeta):
@@ -372,20 +395,9 @@ class AlphaPrecision(_AlphaBeta):
     title = "α-precision (integrated)"
     kind = MetricKind.FIDELITY
     default_threshold = Threshold(warn=0.9, fail=0.8)
-
-    def _measure(self, inputs: EvalInputs) -> MetricResult:
-        c = self._curves(inputs)
-        m = self._manifold(inputs)
-        ci = percentile_ci(c.alpha_replicates)
-        details: dict[str, Detail] = {
-            **m.details(),
-            "centre": "mean of the real encoding (synthcity's naive variant)",
-            "levels": len(ALPHAS),
-            "bootstrap_over": "synthetic records",
-            **{f"p_alpha_{a:.2f}": float(p) for a, p in zip(ALPHAS[::5], c.alpha_precision_curve[::5], strict=True)},
-        }
-        reason = f"integrated α-precision {c.alpha_precision:.3f} over {len(ALPHAS)} levels"
-        return self.result(c.alpha_precision, reason, details=details, ci=ci, replicates=c.alpha_replicates)
+    curve, label, prefix = "alpha", "α-precision", "p_alpha"
+    centre = "mean of the real encoding (synthcity's naive variant)"
+    bootstrap_over = "synthetic records"
 
 
 @METRICS.register("beta_recall")
@@ -405,18 +417,10 @@ class BetaRecall(_AlphaBeta):
     title = "β-recall (integrated)"
     kind = MetricKind.DIVERSITY
     default_threshold = Threshold(warn=0.8, fail=0.6)
+    curve, label, prefix = "beta", "β-recall", "r_beta"
+    centre = "means of the real and synthetic encodings (synthcity's naive variant)"
+    bootstrap_over = "real records (β-radii held at their full-sample values)"
 
-    def _measure(self, inputs: EvalInputs) -> MetricResult:
-        c = self._curves(inputs)
-        m = self._manifold(inputs)
-        ci = percentile_ci(c.beta_replicates)
-        details: dict[str, Detail] = {
-            **m.details(),
-            "centre": "means of the real and synthetic encodings (synthcity's naive variant)",
-            "reach": "real k-NN ball" if self.beta_reach == "k" else "nearest real neighbour (synthcity)",
-            "levels": len(ALPHAS),
-            "bootstrap_over": "real records (β-radii held at their full-sample values)",
-            **{f"r_beta_{a:.2f}": float(p) for a, p in zip(ALPHAS[::5], c.beta_recall_curve[::5], strict=True)},
-        }
-        reason = f"integrated β-recall {c.beta_recall:.3f} over {len(ALPHAS)} levels"
-        return self.result(c.beta_recall, reason, details=details, ci=ci, replicates=c.beta_replicates)
+    def _about(self) -> dict[str, Detail]:
+        reach = "real k-NN ball" if self.beta_reach == "k" else "nearest real neighbour (synthcity)"
+        return {**super()._about(), "reach": reach}

@@ -13,28 +13,35 @@ metrics compare each *pair* of feature columns:
   mean of the entropies).
 
 Joint tables are ``bincount`` s of combined codes, computed once per pair for both the
-contingency and the mutual-information metric. A table with more than ``max_pairs`` pairs has a
-seeded sample of pairs measured (the details say how many of how many). Confidence intervals
-come from the shared bootstrap resamples, recomputed on at most ``bootstrap_records`` sampled
-records per side and recentred on the estimate.
+contingency and the mutual-information metric (mutual information only when that metric asks).
+A table with more than ``max_pairs`` pairs has a seeded sample of pairs measured (the details
+say how many of how many). Confidence intervals come from the shared bootstrap resamples,
+recomputed on at most ``bootstrap_records`` sampled records per side and recentred on the
+estimate. No loop runs over replicates: every replicate's weighted correlation sums are one
+matrix product of the bootstrap multiplicities with per-record terms
+(:func:`replicate_correlations`), and every replicate's joint tables one product with the
+pairs' one-hot cells (:func:`~medsyn.evaluate.tabular._common.replicate_counts`).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
-from scipy.stats import rankdata
 
-from medsyn.evaluate._encode import numeric_values
+from medsyn.evaluate._encode import ColumnCodes
 from medsyn.evaluate._inputs import EvalInputs
 from medsyn.evaluate.tabular._common import (
     BootstrapWeights,
     TabularMetric,
     centred,
+    column_numbers,
     numeric_fields,
+    one_blas_thread,
+    replicate_counts,
     replicate_weights,
     select_pairs,
     shared_codes,
@@ -50,6 +57,7 @@ __all__ = [
     "normalized_mutual_information",
     "pair_tables",
     "pairwise_correlation",
+    "replicate_correlations",
 ]
 
 #: Records per side on which bootstrap replicates of the pairwise metrics are recomputed.
@@ -64,6 +72,8 @@ REPLICATE_PAIRS = 50
 MAX_ITEMS = 200
 #: Column count from which correlation sums use BLAS rather than einsum.
 _BLAS_FROM_COLUMNS = 200
+#: Per-record terms (records × terms) of one replicate-sum product: 16 MB in double precision.
+_TERM_CELLS = 2_000_000
 #: Joint tables up to this many cells are counted densely; larger ones over the observed cells.
 _DENSE_CELLS = 4_000_000
 
@@ -98,6 +108,47 @@ def pairwise_correlation(x: np.ndarray, weights: np.ndarray | None = None) -> np
     return out
 
 
+def replicate_correlations(x: np.ndarray, weights: np.ndarray, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
+    """Weighted Pearson correlations of the pairs ``(ia[p], ib[p])``, one row per weight row.
+
+    ``out[b, p]`` equals ``pairwise_correlation(x, weights[b])[ia[p], ib[p]]``, but every
+    replicate's weighted sums come from one matrix product of the weights with the per-record
+    terms of the pairs: on the rows where both columns are present, the count, each column's
+    values and squares, and the cross products. Without missing values the count, values and
+    squares are the same for every pair and enter once.
+    """
+    present = np.isfinite(x)
+    centre = np.array([np.mean(col[ok]) if ok.any() else 0.0 for col, ok in zip(x.T, present.T, strict=True)])
+    x0 = np.where(present, x - centre, 0.0)
+    complete = bool(present.all())
+    out = np.empty((weights.shape[0], len(ia)))
+    step = max(1, _TERM_CELLS // (6 * max(len(x), 1)))  # pairs per product
+    for lo in range(0, len(ia), step):
+        a, b = ia[lo : lo + step], ib[lo : lo + step]
+        k = len(a)
+        if complete:  # terms: 1, x, x², then the pairs' cross products
+            p = x.shape[1]
+            terms = np.hstack([np.ones((len(x), 1)), x0, x0**2, x0[:, a] * x0[:, b]])
+            at = [np.zeros(k, dtype=np.int64), 1 + a, 1 + b, 1 + p + a, 1 + p + b, 1 + 2 * p + np.arange(k)]
+        else:  # per pair, each term on the rows where the other column is present too
+            ma, mb = present[:, a], present[:, b]
+            xa, xb = x0[:, a], x0[:, b]
+            terms = np.hstack([ma & mb, xa * mb, xb * ma, xa**2 * mb, xb**2 * ma, xa * xb])
+            at = [j * k + np.arange(k) for j in range(6)]
+        with one_blas_thread():
+            sums = weights @ terms
+        n, sa, sb, saa, sbb, sab = (sums[:, i] for i in at)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cov = sab - sa * sb / n
+            var_a = saa - sa**2 / n
+            var_b = sbb - sb**2 / n
+            tiny = 1e-12 * np.maximum(saa, sbb) + 1e-300
+            corr = cov / np.sqrt(var_a * var_b)
+            corr[(var_a <= tiny) | (var_b <= tiny) | (n < 2)] = np.nan
+        out[:, lo : lo + k] = np.clip(corr, -1.0, 1.0)
+    return out
+
+
 def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``aᵀ b``: einsum for the usual few dozen columns (threaded BLAS stalls on a busy machine), BLAS beyond."""
     out: np.ndarray = a.T @ b if a.shape[1] > _BLAS_FROM_COLUMNS else np.einsum("ia,ib->ab", a, b)
@@ -105,6 +156,8 @@ def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _ranks(x: np.ndarray) -> np.ndarray:
+    from scipy.stats import rankdata
+
     ranked: np.ndarray = rankdata(x, axis=0, method="average", nan_policy="omit")
     return ranked
 
@@ -153,6 +206,30 @@ def normalized_mutual_information(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class _Joint:
+    """One pair's joint counts over its observed cells (``cells``: ``code_a · n_b + code_b``, sorted).
+
+    ``counts`` holds one row per count vector (real and synthetic; or one per replicate). The
+    replicates' tables number the columns' codes afresh over the cells they saw (``compact``).
+    """
+
+    counts: tuple[np.ndarray, ...]
+    cells: np.ndarray
+    n_a: int
+    n_b: int
+    compact: bool = False
+
+    def nmi(self) -> tuple[np.ndarray, ...]:
+        """Normalised mutual information of every row of every count matrix."""
+        cell_a, cell_b, n_a, n_b = self.cells // self.n_b, self.cells % self.n_b, self.n_a, self.n_b
+        if self.compact:
+            _, cell_a = np.unique(cell_a, return_inverse=True)
+            _, cell_b = np.unique(cell_b, return_inverse=True)
+            n_a, n_b = int(cell_a.max()) + 1, int(cell_b.max()) + 1
+        return tuple(_nmi(c, cell_a, cell_b, n_a, n_b) for c in self.counts)
+
+
+@dataclass(frozen=True)
 class PairTables:
     """Joint-table comparisons of the measured column pairs of one evaluation.
 
@@ -160,23 +237,50 @@ class PairTables:
     variation distance of the joint tables and each side's normalised mutual information;
     ``*_replicates`` are bootstrap replicates of the pair means (not yet recentred): the mean
     over all pairs plus the replicate's mean deviation on a seeded sample of at most
-    :data:`REPLICATE_PAIRS` pairs, which stands for the deviation of all of them.
+    :data:`REPLICATE_PAIRS` pairs (``replicated``), which stands for the deviation of all of
+    them. Mutual information is computed from the kept joint tables when first asked for, so
+    an evaluation without the mutual-information metric never pays for it.
     """
 
     names: tuple[str, ...]
     pairs: tuple[tuple[int, int], ...]
     total_pairs: int
     tv: np.ndarray
-    nmi_real: np.ndarray
-    nmi_synthetic: np.ndarray
     tv_replicates: np.ndarray
-    nmi_replicates: np.ndarray
     scale: float
     bootstrap_records: int
+    joints: tuple[_Joint, ...] = field(repr=False)
+    replicated: np.ndarray = field(repr=False)
+    replicate_joints: tuple[_Joint, ...] = field(repr=False)
 
     def key(self, p: int) -> str:
         a, b = self.pairs[p]
         return f"{self.names[a]} ~ {self.names[b]}"
+
+    @cached_property
+    def _nmi_sides(self) -> tuple[np.ndarray, np.ndarray]:
+        both = np.array([j.nmi()[0] for j in self.joints]).reshape(-1, 2)
+        return both[:, 0], both[:, 1]
+
+    @property
+    def nmi_real(self) -> np.ndarray:
+        """Normalised mutual information of each pair in the real data."""
+        return self._nmi_sides[0]
+
+    @property
+    def nmi_synthetic(self) -> np.ndarray:
+        """Normalised mutual information of each pair in the synthetic data."""
+        return self._nmi_sides[1]
+
+    @cached_property
+    def nmi_replicates(self) -> np.ndarray:
+        """Bootstrap replicates of the mean ``|NMI_real − NMI_syn|`` (not yet recentred)."""
+        diff = np.abs(self.nmi_real - self.nmi_synthetic)
+        rows = len(self.tv_replicates)
+        reps = [np.abs(np.subtract(*j.nmi())) for j in self.replicate_joints]
+        deviation = (np.array(reps).reshape(-1, rows).T - diff[self.replicated]).sum(axis=1)
+        out: np.ndarray = diff.mean() + deviation / max(len(self.replicated), 1)
+        return out
 
 
 def _full_pair(
@@ -212,21 +316,18 @@ def pair_tables(
         ws = replicate_weights(inputs, "synthetic", bootstrap_records)
         n_pairs = len(pairs)
         tv = np.empty(n_pairs)
-        nmi_r = np.empty(n_pairs)
-        nmi_s = np.empty(n_pairs)
-        tv_reps = np.zeros(inputs.n_bootstrap)
-        nmi_reps = np.zeros(inputs.n_bootstrap)
-        replicated = set(_replicate_subset(n_pairs, inputs).tolist())
+        joints: list[_Joint] = []
         for p, (a, b) in enumerate(pairs):
             ca, cb = codes[a], codes[b]
             n_a, n_b = len(ca.labels), len(cb.labels)
             joint, cells = _full_pair(ca.codes[0], cb.codes[0], ca.codes[1], cb.codes[1], n_a, n_b)
             tv[p] = 0.5 * np.abs(joint[0] / joint[0].sum() - joint[1] / joint[1].sum()).sum()
-            nmi_r[p], nmi_s[p] = _nmi(joint, cells // n_b, cells % n_b, n_a, n_b)
-            if p in replicated:
-                t_rep, m_r, m_s = _replicate_pair(ca.codes, cb.codes, n_b, wr, ws)
-                tv_reps += t_rep - tv[p]
-                nmi_reps += np.abs(m_r - m_s) - abs(nmi_r[p] - nmi_s[p])
+            joints.append(_Joint((joint,), cells, n_a, n_b))
+        replicated = _replicate_subset(n_pairs, inputs)
+        t_rep, replicate_joints = _replicate_pairs(
+            [(codes[pairs[p][0]], codes[pairs[p][1]]) for p in replicated], wr, ws
+        )
+        tv_reps = (t_rep - tv[replicated]).sum(axis=1)
         n_real, n_syn = len(inputs.frame("real")), len(inputs.frame("synthetic"))
         scale = math.sqrt((1 / n_real + 1 / n_syn) / (1 / len(wr.positions) + 1 / len(ws.positions)))
         return PairTables(
@@ -234,12 +335,12 @@ def pair_tables(
             tuple(pairs),
             total,
             tv,
-            nmi_r,
-            nmi_s,
             tv.mean() + tv_reps / max(len(replicated), 1),
-            np.abs(nmi_r - nmi_s).mean() + nmi_reps / max(len(replicated), 1),
             scale,
             max(len(wr.positions), len(ws.positions)),
+            tuple(joints),
+            replicated,
+            replicate_joints,
         )
 
     return inputs.memo(("tabular-pairs", bins, max_pairs, bootstrap_records), compute)
@@ -252,27 +353,46 @@ def _replicate_subset(n_pairs: int, inputs: EvalInputs) -> np.ndarray:
     return np.sort(inputs.rng("tabular-pair-replicates").choice(n_pairs, size=REPLICATE_PAIRS, replace=False))
 
 
-def _replicate_pair(
-    codes_a: tuple[np.ndarray, ...],
-    codes_b: tuple[np.ndarray, ...],
-    n_b: int,
-    wr: BootstrapWeights,
-    ws: BootstrapWeights,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per replicate: TV of the joint tables and each side's NMI (on the sampled records)."""
-    jr = codes_a[0][wr.positions] * n_b + codes_b[0][wr.positions]
-    js = codes_a[1][ws.positions] * n_b + codes_b[1][ws.positions]
-    cells, inverse = np.unique(np.concatenate([jr, js]), return_inverse=True)
-    count_r = weighted_counts(inverse[: len(jr)], wr.weights, len(cells))
-    count_s = weighted_counts(inverse[len(jr) :], ws.weights, len(cells))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tv = 0.5 * np.abs(count_r / count_r.sum(axis=1, keepdims=True) - count_s / count_s.sum(axis=1, keepdims=True))
-    _, cell_a = np.unique(cells // n_b, return_inverse=True)
-    _, cell_b = np.unique(cells % n_b, return_inverse=True)
-    n_a2, n_b2 = int(cell_a.max()) + 1, int(cell_b.max()) + 1
-    nmi_r = _nmi(count_r, cell_a, cell_b, n_a2, n_b2)
-    nmi_s = _nmi(count_s, cell_a, cell_b, n_a2, n_b2)
-    return tv.sum(axis=1), nmi_r, nmi_s
+def _replicate_pairs(
+    chosen: list[tuple[ColumnCodes, ColumnCodes]], wr: BootstrapWeights, ws: BootstrapWeights
+) -> tuple[np.ndarray, tuple[_Joint, ...]]:
+    """Per replicate and pair (replicates × pairs): TV of the joint tables; and each pair's replicate tables.
+
+    Each pair's cells (the code combinations seen in the sampled records of either side) are
+    codes of their own; one :func:`replicate_counts` per side counts every pair's cells under
+    every replicate.
+    """
+    tv = np.zeros((wr.weights.shape[0], len(chosen)))
+    cell_codes: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for ca, cb in chosen:
+        n_b = len(cb.labels)
+        jr = ca.codes[0][wr.positions] * n_b + cb.codes[0][wr.positions]
+        js = ca.codes[1][ws.positions] * n_b + cb.codes[1][ws.positions]
+        if len(ca.labels) * n_b <= _DENSE_CELLS:
+            seen = np.bincount(jr, minlength=len(ca.labels) * n_b) + np.bincount(js, minlength=len(ca.labels) * n_b)
+            cells = np.flatnonzero(seen)
+            where = np.zeros(len(seen), dtype=np.int64)
+            where[cells] = np.arange(len(cells))
+            cell_codes.append((cells, where[jr], where[js]))
+        else:
+            cells, inverse = np.unique(np.concatenate([jr, js]), return_inverse=True)
+            cell_codes.append((cells, inverse[: len(jr)], inverse[len(jr) :]))
+    sizes = [len(cells) for cells, _, _ in cell_codes]
+    counts_r = replicate_counts([c for _, c, _ in cell_codes], sizes, wr)
+    counts_s = replicate_counts([c for _, _, c in cell_codes], sizes, ws)
+    if chosen:  # TV of every pair and replicate at once: shares within each pair's cells
+        starts = np.cumsum([0, *sizes[:-1]])
+        pair_of = np.repeat(np.arange(len(chosen)), sizes)
+        all_r, all_s = np.hstack(counts_r), np.hstack(counts_s)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            gap = all_r / np.add.reduceat(all_r, starts, axis=1)[:, pair_of]
+            gap -= all_s / np.add.reduceat(all_s, starts, axis=1)[:, pair_of]
+        tv = 0.5 * np.add.reduceat(np.abs(gap), starts, axis=1)
+    joints = tuple(
+        _Joint((r, s), cells, len(ca.labels), len(cb.labels), compact=True)
+        for (ca, cb), (cells, _, _), r, s in zip(chosen, cell_codes, counts_r, counts_s, strict=True)
+    )
+    return tv, joints
 
 
 # -- the registered metrics -------------------------------------------------------------------
@@ -428,11 +548,14 @@ class CorrelationDifference(_PairMetric):
         return why
 
     def _matrix(self, inputs: EvalInputs, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        xr = np.column_stack([numeric_values(inputs.frame("real")[n]) for n in names])
-        xs = np.column_stack([numeric_values(inputs.frame("synthetic")[n]) for n in names])
-        if self.method == "spearman":
-            return _ranks(xr), _ranks(xs)
-        return xr, xs
+        def compute() -> tuple[np.ndarray, np.ndarray]:
+            xr = np.column_stack([column_numbers(inputs, "real", n) for n in names])
+            xs = np.column_stack([column_numbers(inputs, "synthetic", n) for n in names])
+            if self.method == "spearman":
+                return _ranks(xr), _ranks(xs)
+            return xr, xs
+
+        return inputs.memo(("tabular-correlation-matrix", self.method, tuple(names)), compute)
 
     def _measure(self, inputs: EvalInputs) -> MetricResult:
         names = [f.name for f in numeric_fields(inputs)]
@@ -489,11 +612,11 @@ class CorrelationDifference(_PairMetric):
         wr = replicate_weights(inputs, "real", self.bootstrap_records)
         ws = replicate_weights(inputs, "synthetic", self.bootstrap_records)
         xr, xs = self._matrix(inputs, names)
-        xr, xs = xr[wr.positions], xs[ws.positions]
-        out = np.empty(inputs.n_bootstrap)
-        for b in range(inputs.n_bootstrap):
-            real = pairwise_correlation(xr, wr.weights[b])[ia, ib]
-            syn = pairwise_correlation(xs, ws.weights[b])[ia, ib]
-            syn = np.where(np.isfinite(syn), syn, 0.0)
-            out[b] = np.nanmean(np.abs(real - syn)) if np.isfinite(real).any() else math.nan
+        real = replicate_correlations(xr[wr.positions], wr.weights, ia, ib)
+        syn = replicate_correlations(xs[ws.positions], ws.weights, ia, ib)
+        syn = np.where(np.isfinite(syn), syn, 0.0)
+        diff = np.abs(real - syn)
+        defined = np.isfinite(diff)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out: np.ndarray = np.where(defined, diff, 0.0).sum(axis=1) / defined.sum(axis=1)
         return out

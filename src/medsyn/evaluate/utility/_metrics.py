@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from medsyn.data.dataset import Modality
 from medsyn.evaluate._base import EvalMetric, clip01
@@ -290,6 +289,8 @@ class FeatureImportanceAgreement(_UtilityMetric):
             syn = _importances(fit.synthetic_model, task, x, y, blocks, rng)
         if np.ptp(real) == 0 or np.ptp(syn) == 0:
             return self.skipped("importances are constant on one side (no column matters to the model)")
+        from scipy.stats import spearmanr
+
         rho = float(spearmanr(real, syn).statistic)
         order = np.argsort(-real)
         items = [

@@ -22,9 +22,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.linear_model import LogisticRegression, Ridge
 from threadpoolctl import threadpool_limits
 
 from medsyn.data.schema import FieldType
@@ -42,12 +39,16 @@ Kind = Literal["classification", "regression"]
 
 
 def _linear(kind: Kind, seed: int) -> Any:
+    from sklearn.linear_model import LogisticRegression, Ridge
+
     if kind == "classification":
         return LogisticRegression(max_iter=300)
     return Ridge(alpha=1.0)
 
 
 def _boosting(kind: Kind, seed: int) -> Any:
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
     if kind == "classification":
         return HistGradientBoostingClassifier(max_iter=100, random_state=seed)
     return HistGradientBoostingRegressor(max_iter=100, random_state=seed)
@@ -178,6 +179,8 @@ def auc(positive: np.ndarray, score: np.ndarray) -> float:
     n0 = len(positive) - n1
     if n1 == 0 or n0 == 0:
         return float("nan")
+    from scipy.stats import rankdata
+
     ranks = rankdata(score)
     return float((ranks[positive].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import rankdata
 
 from medsyn.data.dataset import Dataset, Modality
 from medsyn.metric import METRICS, Direction, ItemResult, Metric, MetricKind, MetricResult, Status, Threshold
@@ -65,6 +64,8 @@ def _vif(r: np.ndarray) -> np.ndarray:
 
 def _ranks(x: np.ndarray) -> np.ndarray:
     """Average ranks per column; NaN stays NaN (and then contributes nothing to the correlation)."""
+    from scipy.stats import rankdata
+
     ranks: np.ndarray = rankdata(x, axis=0, method="average", nan_policy="omit")
     return ranks
 

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn import config_context
-from sklearn.metrics import r2_score
-from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
 from medsyn.data.dataset import Dataset, Modality
 from medsyn.data.schema import Field, Role
@@ -109,6 +106,8 @@ class TargetLeakage(Metric):
         items: list[ItemResult] = []
         best = 0.0
         # Inputs are validated here once; sklearn's per-fit checks would cost more than the small trees.
+        from sklearn import config_context
+
         with config_context(assume_finite=True, skip_parameter_validation=True):
             per_target = [self._target(sample[t.name], t, features, encoded) for t in target_fields(schema)]
         for found in per_target:
@@ -178,6 +177,9 @@ class TargetLeakage(Metric):
 
     def _skill(self, x: np.ndarray, y: np.ndarray, folds: list[np.ndarray], classify: bool) -> float:
         """Cross-validated skill of a shallow tree on one feature: 0 = chance, 1 = perfect."""
+
+        from sklearn.metrics import r2_score
+        from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
         scores = []
         xs = x.reshape(-1, 1)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from medsyn.data.dataset import Dataset, Modality, TabularDataset
 from medsyn.data.schema import Role
@@ -160,6 +159,8 @@ class MissingnessByGroup(Metric):
         expected = np.stack([n_group * total_miss / n, n_group * (n - total_miss) / n])
         chi2 = float(((observed - expected) ** 2 / expected).sum())
         dof = len(labels) - 1
+        from scipy import stats
+
         p_value = float(stats.chi2.sf(chi2, dof))
         v = float(np.sqrt(chi2 / n))
         rates = n_miss / n_group

@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 
 import numpy as np
-from sklearn import config_context
-from sklearn.ensemble import IsolationForest
 
 from medsyn.data.dataset import Dataset, Modality
 from medsyn.metric import METRICS, Direction, ItemResult, Metric, MetricKind, MetricResult, Status, Threshold
@@ -249,6 +247,9 @@ class MultivariateOutliers(Metric):
         z = (x - med) / scale
         rng = np.random.default_rng(self.seed)
         fit_rows = rng.choice(len(z), size=min(self.fit_size, len(z)), replace=False)
+        from sklearn import config_context
+        from sklearn.ensemble import IsolationForest
+
         forest = IsolationForest(n_estimators=100, max_samples=min(256, len(fit_rows)), random_state=self.seed)
         with config_context(assume_finite=True, skip_parameter_validation=True):
             forest.fit(z[fit_rows])

@@ -1,0 +1,1 @@
+"""Alembic migrations of the workspace database (run by :mod:`medsyn.governance._schema`)."""
