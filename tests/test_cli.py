@@ -107,9 +107,9 @@ def test_bad_input_exits_2_with_one_clear_line(tmp_path: Path, args: list[str], 
 
 def test_internal_failure_exits_1_without_traceback(tmp_path: Path) -> None:
     code = (
-        "import sys; import medsyn.cli as c\n"
+        "import sys; import medsyn.cli as c; import medsyn._cli_common as common\n"
         "def boom(*a, **k): raise RuntimeError('kaput')\n"
-        "c.read_input = boom\n"
+        "common.read_input = boom\n"
         "sys.argv = ['medsyn', 'inspect', 'x.csv']\n"
         "c.main()\n"
     )

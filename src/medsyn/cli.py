@@ -35,7 +35,6 @@ from medsyn._cli_common import (
     console,
     err_console,
     governor,
-    read_input,
 )
 from medsyn._deid_cli import deid_app
 from medsyn._demo import run_demo_steps
@@ -145,7 +144,10 @@ def inspect(
     header: HeaderOpt = None,
 ) -> None:
     """Print what a dataset holds and its inferred data dictionary."""
-    ds = read_input(path, schema, fmt, delimiter=delimiter, encoding=encoding, decimal=decimal, header=header)
+    with governor().operation("read", parameters={"command": "inspect"}) as op:
+        ds = op.read(
+            path, schema=schema, fmt=fmt, delimiter=delimiter, encoding=encoding, decimal=decimal, header=header
+        )
     summary = ds.summary()
     console.print(f"[bold]{path}[/]: {summary['modality']}, {summary['records']} records", highlight=False)
     for key, value in summary.items():
@@ -172,7 +174,10 @@ def schema_cmd(
     from medsyn._atomic import write_text
     from medsyn.errors import InputError
 
-    ds = read_input(path, schema, fmt, delimiter=delimiter, encoding=encoding, decimal=decimal, header=header)
+    with governor().operation("read", parameters={"command": "schema"}) as op:
+        ds = op.read(
+            path, schema=schema, fmt=fmt, delimiter=delimiter, encoding=encoding, decimal=decimal, header=header
+        )
     writers = {".yaml": ds.schema.to_yaml, ".yml": ds.schema.to_yaml, ".json": ds.schema.to_json}
     suffix = output.suffix.lower()
     if suffix == ".md":

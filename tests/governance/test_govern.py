@@ -218,3 +218,19 @@ def test_ungoverned_runs_check_and_record_nothing(actg: Path, tmp_path: Path) ->
 def test_a_workspace_needs_a_declared_purpose(ws: Workspace) -> None:
     with pytest.raises(InputError, match="purpose"):
         Governor(ws, purpose=None, env=STEWARD)
+
+
+def test_a_malformed_policy_is_a_refusal_on_record(ws: Workspace, actg: Path) -> None:
+    _gov(ws, STEWARD).register(actg, name="actg175", **FIELDS)
+    ws.policy_path.write_text("version: 1\nroles: {data_steward: x}\nrules:\n  - id: r\n    effect: perhaps\n")
+    fresh = Workspace.open(ws.root)  # the policy is read once per opened workspace
+
+    def audit() -> None:
+        with _gov(fresh, STEWARD).operation("audit") as op:
+            op.read("actg175")
+
+    with pytest.raises(InputError, match="effect"):
+        audit()
+    last = _entries(fresh)[-1]
+    assert (last["decision"], last["outcome"]) == ("deny", "refused")
+    assert "effect" in str(last["reason"])

@@ -447,7 +447,6 @@ class Governor:
         """The policy's decision on ``action`` over ``record``; a malformed request is refused on record."""
         from medsyn.governance._access import (
             AccessRequest,
-            AccessRequestError,
             Context,
             DataKind,
             Resource,
@@ -470,7 +469,7 @@ class Governor:
         )
         try:
             return self.workspace.policy.decide(request)
-        except AccessRequestError as exc:  # an undeclared role, purpose or action
+        except InputError as exc:  # a missing or malformed policy; an undeclared role, purpose or action
             if op is not None:
                 self.record_refusal(op, str(exc)[:2000], inputs=[record.version] if record.version else [])
             raise
