@@ -138,6 +138,13 @@ class Subject:
     site: str
     training: frozenset[str] = frozenset()
 
+    def label(self) -> str:
+        """How messages and the ledger name the subject: ``user (role@site)``."""
+        return f"{self.user} ({self.role}@{self.site})"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"user": self.user, "role": self.role, "site": self.site, "training": sorted(self.training)}
+
     @classmethod
     def from_mapping(cls, data: Mapping[str, object], *, source: str = "identity") -> Subject:
         """Build from a config mapping ``{user, role, site, training: [..] or "a,b"}``, naming bad keys."""

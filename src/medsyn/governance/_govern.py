@@ -450,12 +450,11 @@ class Governor:
             Context,
             DataKind,
             Resource,
-            Subject,
         )
 
         assert self.workspace is not None
         request = AccessRequest(
-            subject=Subject(self.identity.user, self.identity.role, self.identity.site, self.identity.training),
+            subject=self.identity,
             action=action,
             resource=Resource(
                 dataset=record.name,

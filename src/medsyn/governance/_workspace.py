@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from medsyn.errors import InputError, Problem
+from medsyn.governance._access import Subject
 from medsyn.governance._store import ObjectStore
 
 if TYPE_CHECKING:
@@ -60,20 +61,8 @@ DEFAULT_SECURITY_MEASURES: tuple[str, ...] = (
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,99}$")
 
 
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """Who is acting: the subject attributes policies decide on."""
-
-    user: str
-    role: str
-    site: str
-    training: frozenset[str] = frozenset()
-
-    def label(self) -> str:
-        return f"{self.user} ({self.role}@{self.site})"
-
-    def to_dict(self) -> dict[str, object]:
-        return {"user": self.user, "role": self.role, "site": self.site, "training": sorted(self.training)}
+#: Who is acting: the subject attributes policies decide on (one class for the workspace and the policy).
+Identity = Subject
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,13 +293,6 @@ class Workspace:
             site=env.get("MEDSYN_SITE") or str(base.get("site") or self.config.site),
             training=trained,
         )
-
-    def subject(self, env: Mapping[str, str] | None = None) -> Subject:
-        """The identity as the policy engine's subject."""
-        from medsyn.governance._access import Subject
-
-        who = self.identity(env)
-        return Subject(user=who.user, role=who.role, site=who.site, training=who.training)
 
     @cached_property
     def key_id(self) -> str:
