@@ -153,6 +153,7 @@ def test_demo_audits_the_real_trial_table_shipped_with_lifelines(tmp_path: Path)
     assert "may not synth.fit 'actg175'" in out.stdout
     assert "verifies" in out.stdout
     assert "DOES NOT VERIFY" not in out.stdout
+    assert "and 1 given checked" in out.stdout  # the signed head kept outside the workspace
     records = json.loads((tmp_path / "demo" / "governed" / "records" / "records.json").read_text())
     assert records["a_controller"]["name"] == "Demo Hospital"
     from medsyn.governance import Workspace

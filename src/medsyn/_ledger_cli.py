@@ -91,7 +91,9 @@ def _print_verification(result: Verification, *, as_json: bool, source: str) -> 
         table.add_row("entries", f"{result.size:,}")
         table.add_row("root", result.root.hex())
         signed = "signatures checked" if result.signatures_checked else "[yellow]signatures NOT checked (no key)[/]"
-        table.add_row("checkpoints", f"{result.checkpoints_checked} of {result.checkpoints} checked; {signed}")
+        given = max(0, result.checkpoints_checked - result.checkpoints)  # a --checkpoint kept outside
+        stored = f"{min(result.checkpoints_checked, result.checkpoints)} of {result.checkpoints} stored"
+        table.add_row("checkpoints", f"{stored}{f' and {given} given' if given else ''} checked; {signed}")
         latest = "none" if result.latest_checkpoint is None else f"size {result.latest_checkpoint:,}"
         table.add_row("latest checkpoint", latest)
         verdict = "[green]verifies[/]" if result.ok else f"[bold red]DOES NOT VERIFY[/] ({_count(result)} problems)"

@@ -76,7 +76,7 @@ def test_verify_a_sound_ledger(ws: Path) -> None:
     out = run("--workspace", str(ws), "verify")
     assert "verifies" in out
     assert "15" in out
-    assert "1 of 1 checked; signatures checked" in out
+    assert "1 of 1 stored checked; signatures checked" in out
     assert "3 entries come after the latest checkpoint" in out
     data = json.loads(run("--workspace", str(ws), "verify", "--json"))
     assert data["ok"] is True
@@ -159,7 +159,7 @@ def test_export_and_verify_export(ws: Path, tmp_path: Path) -> None:
     pub.write_text(load_public_key(ws / "keys" / "ledger-ed25519.pem").to_pem())
     out = run("verify-export", str(exported), "--key", str(pub))
     assert "verifies" in out
-    assert "2 of 2 checked" in out  # the export signed a head of its full size first
+    assert "2 of 2 stored checked" in out  # the export signed a head of its full size first
     lines = exported.read_text().splitlines()
     lines[5] = lines[5].replace("run 4", "run 5")
     exported.write_text("\n".join(lines) + "\n")
