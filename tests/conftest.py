@@ -30,8 +30,8 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _wide_cli_consoles(monkeypatch: pytest.MonkeyPatch) -> None:
-    """In-process CLI tests read what the commands print: give the shared consoles one fixed, wide width.
+def _fresh_cli_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process CLI tests: one fixed, wide console width and a fresh governance session per test.
 
     Rich fixes a console's width from ``$COLUMNS`` when the console is made (at the first import
     of ``medsyn._cli_common``), so without this the width would depend on which test imported it first.
@@ -43,3 +43,7 @@ def _wide_cli_consoles(monkeypatch: pytest.MonkeyPatch) -> None:
         import medsyn._cli_common as common
     monkeypatch.setattr(common.console, "_width", 250)
     monkeypatch.setattr(common.err_console, "_width", 250)
+    # sub-apps invoked on their own skip the root callback that resets the governance session:
+    # start every test ungoverned, whatever workspace an earlier in-process command used
+    for name in ("workspace", "purpose", "governor"):
+        monkeypatch.setattr(common.SESSION, name, None)

@@ -8,6 +8,7 @@ report beside the output. Errors surface through :func:`medsyn.cli.main` like ev
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -84,6 +85,22 @@ def _finish(run: DeidRun, report: Path | None) -> None:
     console.print(f"key fingerprint {run.key_fingerprint} → [bold]{run.output}[/]  (report: {target})")
 
 
+#: What each format's de-identified output holds, for the catalog.
+_MODALITY = {"dicom": "image", "edf": "signal", "wfdb": "signal"}
+
+
+def _governed(
+    fmt: str, path: Path, output: Path, options: DeidOptions, report: Path | None, run: Callable[[Path], DeidRun]
+) -> None:
+    """Run one de-identification as a governed operation; the output is catalogued as pseudonymised."""
+    with governor().operation("deid", parameters={"format": fmt, **options.to_dict()}) as op:
+        source = op.input(path, role="input")
+        with console.status(f"De-identifying {path} …"):
+            done = run(source)
+        op.output(output, kind="pseudonymised", role="deidentified", modality=_MODALITY[fmt])
+    _finish(done, report)
+
+
 def _options(**flags: bool) -> DeidOptions:
     from medsyn.privacy.deid import DeidOptions
 
@@ -117,12 +134,14 @@ def dicom(
         retain_uids=retain_uids,
     )
     safe = read_safe_private(safe_private) if safe_private is not None else ()
-    with governor().operation("deid", parameters={"format": "dicom", **options.to_dict()}) as op:
-        source = op.input(path, role="input")
-        with console.status(f"De-identifying {path} …"):
-            run = deidentify_dicom_files(source, output, options=options, key=_key(key), safe_private=safe)
-        op.output(output, kind="pseudonymised", role="deidentified", modality="image")
-    _finish(run, report)
+    _governed(
+        "dicom",
+        path,
+        output,
+        options,
+        report,
+        lambda src: deidentify_dicom_files(src, output, options=options, key=_key(key), safe_private=safe),
+    )
 
 
 @deid_app.command("edf")
@@ -141,14 +160,16 @@ def edf(
     from medsyn.privacy.deid import deidentify_edf_files
 
     options = _options(retain_dates=retain_dates, retain_patient_characteristics=retain_patient_characteristics)
-    with governor().operation("deid", parameters={"format": "edf", **options.to_dict()}) as op:
-        source = op.input(path, role="input")
-        with console.status(f"De-identifying {path} …"):
-            run = deidentify_edf_files(
-                source, output, options=options, key=_key(key), scrub_annotations=scrub_annotations
-            )
-        op.output(output, kind="pseudonymised", role="deidentified", modality="signal")
-    _finish(run, report)
+    _governed(
+        "edf",
+        path,
+        output,
+        options,
+        report,
+        lambda src: deidentify_edf_files(
+            src, output, options=options, key=_key(key), scrub_annotations=scrub_annotations
+        ),
+    )
 
 
 @deid_app.command("wfdb")
@@ -163,9 +184,11 @@ def wfdb(
     from medsyn.privacy.deid import deidentify_wfdb_files
 
     options = _options(retain_dates=retain_dates)
-    with governor().operation("deid", parameters={"format": "wfdb", **options.to_dict()}) as op:
-        source = op.input(path, role="input")
-        with console.status(f"De-identifying {path} …"):
-            run = deidentify_wfdb_files(source, output, options=options, key=_key(key))
-        op.output(output, kind="pseudonymised", role="deidentified", modality="signal")
-    _finish(run, report)
+    _governed(
+        "wfdb",
+        path,
+        output,
+        options,
+        report,
+        lambda src: deidentify_wfdb_files(src, output, options=options, key=_key(key)),
+    )

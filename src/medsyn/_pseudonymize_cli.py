@@ -369,8 +369,13 @@ def _release(
     budget_path: Path | None,
     schema: Path | None,
     output: Path | None,
-    run: Callable[..., DPRelease],
+    release_fn: Callable[..., DPRelease],
+    **params: object,
 ) -> None:
+    """Read, charge the budget (the workspace's, or the file's outside one), release, show.
+
+    ``release_fn(data, budget=…, **params)`` is one of the ``medsyn.privacy.dp_*`` releases.
+    """
     from medsyn._atomic import write_text
     from medsyn.privacy import PrivacyBudget
 
@@ -385,7 +390,7 @@ def _release(
         ds = _table(op.read(path, role="input", schema=schema), path)
         with op.budget("input", data=ds) as held:  # holds the workspace budget's lock while it is charged
             budget: PrivacyBudget = held if held is not None else PrivacyBudget.load(budget_path)  # type: ignore[arg-type]
-            release = run(ds, budget=budget)
+            release = release_fn(ds, budget=budget, **params)
             if held is None:
                 budget.save(budget_path)  # type: ignore[arg-type]  # the charge is on record before anyone sees the numbers
         if output is not None:
@@ -418,16 +423,13 @@ def count_cmd(
         budget,
         schema,
         output,
-        lambda ds, budget: dp_count(
-            ds,
-            budget=budget,
-            epsilon=epsilon,
-            column=column,
-            where=where,
-            mechanism=mechanism.value,
-            delta=delta,
-            rows_per_person=rows_per_person,
-        ),
+        dp_count,
+        epsilon=epsilon,
+        column=column,
+        where=where,
+        mechanism=mechanism.value,
+        delta=delta,
+        rows_per_person=rows_per_person,
     )
 
 
@@ -456,17 +458,14 @@ def histogram_cmd(
         budget,
         schema,
         output,
-        lambda ds, budget: dp_histogram(
-            ds,
-            column=column,
-            budget=budget,
-            epsilon=epsilon,
-            categories=category or None,
-            where=where,
-            mechanism=mechanism.value,
-            delta=delta,
-            rows_per_person=rows_per_person,
-        ),
+        dp_histogram,
+        column=column,
+        epsilon=epsilon,
+        categories=category or None,
+        where=where,
+        mechanism=mechanism.value,
+        delta=delta,
+        rows_per_person=rows_per_person,
     )
 
 
@@ -493,17 +492,14 @@ def mean_cmd(
         budget,
         schema,
         output,
-        lambda ds, budget: dp_mean(
-            ds,
-            column=column,
-            budget=budget,
-            epsilon=epsilon,
-            bounds=bounds,
-            where=where,
-            mechanism=mechanism.value,
-            delta=delta,
-            rows_per_person=rows_per_person,
-        ),
+        dp_mean,
+        column=column,
+        epsilon=epsilon,
+        bounds=bounds,
+        where=where,
+        mechanism=mechanism.value,
+        delta=delta,
+        rows_per_person=rows_per_person,
     )
 
 
@@ -531,14 +527,11 @@ def quantile_cmd(
         budget,
         schema,
         output,
-        lambda ds, budget: dp_quantiles(
-            ds,
-            column=column,
-            budget=budget,
-            epsilon=epsilon,
-            alphas=tuple(alpha or (0.5,)),
-            bounds=bounds,
-            where=where,
-            rows_per_person=rows_per_person,
-        ),
+        dp_quantiles,
+        column=column,
+        epsilon=epsilon,
+        alphas=tuple(alpha or (0.5,)),
+        bounds=bounds,
+        where=where,
+        rows_per_person=rows_per_person,
     )

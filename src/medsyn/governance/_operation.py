@@ -72,10 +72,6 @@ class Operation:
     _links: list[Path] = field(default_factory=list)
 
     @property
-    def governed(self) -> bool:
-        return self.governor.workspace is not None
-
-    @property
     def base_name(self) -> str:
         """The catalog name of the first input (what outputs are named after), or '' ungoverned."""
         return self.inputs[0].record.name if self.inputs else ""

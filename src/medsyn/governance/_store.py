@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -146,17 +147,10 @@ class ObjectStore:
         return key, size
 
     def _put_tree(self, folder: Path) -> ObjectRef:
-        entries = []
-        total = 0
-        for p in sorted(q for q in folder.rglob("*") if q.is_file()):
-            key, size = self._put_file(p)
-            entries.append({"path": p.relative_to(folder).as_posix(), "key": key, "size": size})
-            total += size
-        if not entries:
+        manifest, total = _manifest(folder, self._put_file)
+        if total < 0:
             raise InputError(Problem(str(folder), "an empty folder", "a folder holding at least one file"))
-        manifest = json.dumps({"format": _TREE_FORMAT, "entries": entries}, sort_keys=True, separators=(",", ":"))
-        ref = self.put_bytes(manifest.encode())
-        return ObjectRef(ref.key, "tree", total)
+        return ObjectRef(self.put_bytes(manifest).key, "tree", total)
 
     def _tmp_file(self) -> Path:
         self._tmp.mkdir(parents=True, exist_ok=True)
@@ -186,12 +180,19 @@ def digest(path: Path) -> str:
     """The key ``path`` would get in the store (a file's SHA-256; a folder's tree key), without storing it."""
     if path.is_file():
         return _sha256_file(path)[0]
-    entries = []
-    for p in sorted(q for q in path.rglob("*") if q.is_file()):
-        key, size = _sha256_file(p)
-        entries.append({"path": p.relative_to(path).as_posix(), "key": key, "size": size})
+    return hashlib.sha256(_manifest(path, _sha256_file)[0]).hexdigest()
+
+
+def _manifest(folder: Path, keyed: Callable[[Path], tuple[str, int]]) -> tuple[bytes, int]:
+    """A folder's tree manifest, files keyed by ``keyed`` (stored or only hashed); total bytes (-1: empty)."""
+    entries: list[dict[str, object]] = []
+    total = 0
+    for p in sorted(q for q in folder.rglob("*") if q.is_file()):
+        key, size = keyed(p)
+        entries.append({"path": p.relative_to(folder).as_posix(), "key": key, "size": size})
+        total += size
     manifest = json.dumps({"format": _TREE_FORMAT, "entries": entries}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(manifest.encode()).hexdigest()
+    return manifest.encode(), total if entries else -1
 
 
 def _fsync_dir(folder: Path) -> None:
