@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from medsyn._cli_common import SESSION, console, err_console
+from medsyn._cli_common import SESSION, WorkspaceOpt, console, err_console
 from medsyn.errors import InputError, Problem
 
 if TYPE_CHECKING:
@@ -30,12 +30,6 @@ catalog_app = typer.Typer(
     help="The data catalog: registered data set versions, their metadata and privacy figures.", no_args_is_help=True
 )
 
-WorkspaceOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--workspace", help="Workspace folder (default: --workspace of medsyn, $MEDSYN_WORKSPACE, or upwards)."
-    ),
-]
 RefArg = Annotated[str, typer.Argument(help="A data set: NAME (its latest version), NAME@VERSION-PREFIX or a version.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 

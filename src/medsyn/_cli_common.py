@@ -33,6 +33,14 @@ HeaderOpt = Annotated[
     typer.Option("--header/--no-header", help="CSV: the first line holds column names (detected if omitted)."),
 ]
 DecimalOpt = Annotated[str | None, typer.Option("--decimal", help="CSV decimal mark: '.' or ',' (guessed if omitted).")]
+#: The workspace option of the commands that read a workspace (``catalog``, ``lineage``,
+#: ``records``, ``ledger``); the root's ``medsyn --workspace/-W`` sets the same for every command.
+WorkspaceOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--workspace", "-w", help="Workspace folder (default: medsyn --workspace, $MEDSYN_WORKSPACE, or upwards)."
+    ),
+]
 
 
 def read_input(path: Path, schema: Path | Schema | None, fmt: str | None, **options: str | bool | None) -> Dataset:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from medsyn._cli_common import console, err_console
+from medsyn._cli_common import WorkspaceOpt, console, err_console
 from medsyn.errors import InputError, Problem
 
 if TYPE_CHECKING:
@@ -48,12 +48,7 @@ KeyOpt = Annotated[
 @ledger_app.callback()
 def _options(
     ctx: typer.Context,
-    workspace: Annotated[
-        Path | None,
-        typer.Option(
-            "--workspace", "-w", help="Workspace folder (default: medsyn --workspace, $MEDSYN_WORKSPACE, or upwards)."
-        ),
-    ] = None,
+    workspace: WorkspaceOpt = None,
 ) -> None:
     """The tamper-evident ledger of a workspace."""
     ctx.ensure_object(dict)["ledger_workspace"] = workspace

@@ -99,3 +99,23 @@ def test_count_within_matches_brute_force(n_ref: int, n_query: int, seed: int) -
     # with every reference row as a candidate, the candidate path is exact too
     everyone = nearest(query, ref, n_ref, method="exact")
     assert np.abs(count_within(query, ref, radii, neighbours=everyone) - brute).max() <= 1
+
+
+def test_faiss_query_blocks_are_set_for_the_search_and_restored(monkeypatch) -> None:
+    faiss = pytest.importorskip("faiss")
+    before = faiss.cvar.distance_compute_blas_query_bs
+    seen: list[int] = []
+    real_search = faiss.IndexFlatL2.search
+
+    def search(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(faiss.cvar.distance_compute_blas_query_bs)
+        return real_search(self, *args, **kwargs)
+
+    rng = np.random.default_rng(0)
+    q, ref = rng.normal(size=(300, 8)).astype(np.float32), rng.normal(size=(500, 8)).astype(np.float32)
+    monkeypatch.setattr(faiss.IndexFlatL2, "search", search)
+    got = nearest(q, ref, 2, method="exact")
+    assert seen == [nb._QUERY_BLOCK]
+    assert faiss.cvar.distance_compute_blas_query_bs == before
+    want = NearestNeighbors(n_neighbors=2).fit(ref).kneighbors(q, return_distance=False)
+    assert (got.indices == want).mean() > 0.99

@@ -35,6 +35,7 @@ __all__ = [
     "TableEncoding",
     "category_labels",
     "column_codes",
+    "distinct_ranks",
     "is_numeric_field",
     "numeric_values",
 ]
@@ -43,6 +44,8 @@ OTHER = "<other>"
 MISSING = "<missing>"
 _NUMERIC = frozenset({FieldType.NUMERIC, FieldType.INTEGER, FieldType.DATETIME})
 _CATEGORICAL = frozenset({FieldType.CATEGORICAL, FieldType.BOOLEAN})
+#: Whole-number values spanning at most this many times their count are ranked by counting, not sorting.
+_COUNTING_SPAN = 4
 
 
 def is_numeric_field(f: Field) -> bool:
@@ -190,6 +193,48 @@ class TableEncoding:
         return out
 
 
+def _whole_span(x: np.ndarray) -> tuple[float, int] | None:
+    """``(min, max − min)`` of finite values that are all whole numbers within a countable span, else None.
+
+    Clinical tables are full of such columns (counts, days, codes stored as numbers); their
+    distinct values and ranks come from one counting pass instead of a sort.
+    """
+    if len(x) == 0:
+        return None
+    lo, hi = float(x.min()), float(x.max())
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi - lo > _COUNTING_SPAN * len(x) + 1_024:
+        return None
+    if not np.array_equal(x, np.floor(x)):
+        return None
+    return lo, int(hi - lo)
+
+
+def distinct_ranks(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(x, return_inverse=True)`` for finite float values, by counting when they are small whole numbers."""
+    span = _whole_span(x)
+    if span is None:
+        grid, rank = np.unique(x, return_inverse=True)
+        return grid, rank.reshape(-1)
+    lo, width = span
+    offset = (x - lo).astype(np.int64)
+    present = np.bincount(offset, minlength=width + 1) > 0
+    below = np.cumsum(present) - 1
+    return np.flatnonzero(present) + lo, below[offset]
+
+
+def _bin_codes(edges: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``searchsorted(edges, x, side="right")``, through a lookup table when ``x`` holds small whole numbers."""
+    finite = np.isfinite(x)
+    span = _whole_span(x[finite]) if not finite.all() else _whole_span(x)
+    if span is None:
+        return np.searchsorted(edges, x, side="right").astype(np.int64)
+    lo, width = span
+    table = np.searchsorted(edges, lo + np.arange(width + 1, dtype=np.float64), side="right").astype(np.int64)
+    codes = np.full(len(x), len(edges), dtype=np.int64)
+    codes[finite] = table[(x[finite] - lo).astype(np.int64)]
+    return codes
+
+
 @dataclass(frozen=True, slots=True)
 class ColumnCodes:
     """One column of several tables as shared integer codes in ``0 .. len(labels) - 1``."""
@@ -214,14 +259,15 @@ def column_codes(frames: Sequence[pd.DataFrame], f: Field, *, bins: int = 20) ->
     if is_numeric_field(f):
         values = [numeric_values(fr[f.name]) for fr in frames]
         finite = values[0][np.isfinite(values[0])]
-        if len(np.unique(finite)) <= bins:
-            edges = np.unique(finite)[1:]
+        distinct = distinct_ranks(finite)[0]
+        if len(distinct) <= bins:
+            edges = distinct[1:]
         else:
             edges = np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1)[1:-1]))
         lows = [-math.inf, *edges.tolist()]
         labels = [f"≥{lo:g}" if i else f"<{edges[0]:g}" if len(edges) else "all" for i, lo in enumerate(lows)]
         for x in values:
-            c = np.searchsorted(edges, x, side="right").astype(np.int64)
+            c = _bin_codes(edges, x)
             c[~np.isfinite(x)] = len(labels)
             codes.append(c)
         if any(bool((c == len(labels)).any()) for c in codes):
@@ -249,6 +295,11 @@ def _distinct_labels(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         rows, uniques = pd.factorize(texts)
         return rows, np.asarray(uniques, dtype=object)
     keys, _ = pd.factorize(s, use_na_sentinel=False)
+    # factorize numbers values in order of first appearance, so each new value raises the running
+    # maximum by one: the first positions come in one pass, without sorting the keys
+    rises = np.flatnonzero(np.diff(np.maximum.accumulate(keys), prepend=-1) > 0)
+    if np.array_equal(keys[rises], np.arange(len(rises))):
+        return keys, category_labels(s.iloc[rises])
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     order = np.argsort(first, kind="stable")
     rank = np.empty_like(order)

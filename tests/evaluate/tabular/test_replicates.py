@@ -131,6 +131,28 @@ def test_replicate_weights_count_each_replicates_resample(cap: int | None, monke
     assert np.array_equal(replicate_weights(slow, "real", cap).weights, w.weights)
 
 
+def test_record_counts_widen_past_one_byte(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A record drawn more than 255 times in a replicate keeps its exact count (one byte would wrap)."""
+    inputs = inputs_of(_table(300, 0), _table(180, 1), n_bootstrap=N_BOOT)
+    real_resample = EvalInputs.resample
+
+    def skewed(self: EvalInputs, side: Side, b: int) -> np.ndarray:
+        drawn = real_resample(self, side, b)
+        if side == "real" and b == 3:
+            drawn = drawn.copy()
+            drawn[:280] = 7  # record 7 drawn at least 280 times
+        return drawn
+
+    monkeypatch.setattr(EvalInputs, "resample", skewed)
+    w = replicate_weights(inputs, "real", None)
+    assert w.weights[3, 7] >= 280
+    expect = np.array([np.bincount(skewed(inputs, "real", b), minlength=300) for b in range(N_BOOT)], dtype=float)
+    assert np.array_equal(w.weights, expect)
+    assert w.single is not None and np.array_equal(w.single, expect)
+    assert w.replicates == N_BOOT
+    assert not w.weights.flags.writeable
+
+
 @pytest.mark.parametrize("gaps", [True, False])
 def test_replicate_correlations_equal_weighted_correlation_per_replicate(
     gaps: bool, monkeypatch: pytest.MonkeyPatch

@@ -95,6 +95,10 @@ def sample_positions(inputs: EvalInputs, side: Side, cap: int) -> np.ndarray:
     return inputs.memo(("privacy-sample", side, cap), draw)
 
 
+#: Replicates widened to double precision at once in :func:`weighted_means`.
+_MEAN_ROWS = 16
+
+
 def replicate_weights(inputs: EvalInputs, side: Side, positions: np.ndarray) -> np.ndarray:
     """(n_bootstrap × len(positions)) weights: how often replicate ``b`` resampled each position."""
 
@@ -118,10 +122,18 @@ def weighted_ci(replicates: np.ndarray) -> tuple[tuple[float, float] | None, tup
 
 
 def weighted_means(terms: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Replicate means ``Σ w·t / Σ w`` (NaN where a replicate drew none of the records)."""
+    """Replicate means ``Σ w·t / Σ w`` (NaN where a replicate drew none of the records).
+
+    In double precision, a few replicates at a time: the single-precision weights are widened
+    per block, not as a whole second copy.
+    """
+    t = np.asarray(terms, dtype=np.float64)
+    sums = np.empty(len(weights))
+    for start in range(0, len(weights), _MEAN_ROWS):
+        sums[start : start + _MEAN_ROWS] = weights[start : start + _MEAN_ROWS].astype(np.float64) @ t
     total = weights.sum(axis=1, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray((weights @ np.asarray(terms, dtype=np.float64)) / total)
+        return np.asarray(sums / total)
 
 
 # -- ROC of a score separating members from non-members -----------------------------------------

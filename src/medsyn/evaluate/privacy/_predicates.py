@@ -24,8 +24,8 @@ __all__ = ["OPEN", "Predicates", "count_matches"]
 
 #: Upper bound of an open interval ("≥ v" is ``[v, OPEN]``).
 OPEN = np.iinfo(np.int32).max
-#: Boolean cells (queries × records) evaluated at once.
-_MAX_CELLS = 1 << 21
+#: Cells (queries × records) evaluated at once: 2 MB of int32 values, 0.5 MB of booleans.
+_MAX_CELLS = 1 << 19
 _FIRST_BLOCK = 256
 _LAST_BLOCK = 1 << 16
 

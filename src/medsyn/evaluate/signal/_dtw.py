@@ -34,11 +34,11 @@ import numpy as np
 __all__ = ["DtwNeighbours", "banded_dtw", "dtw_nearest", "lb_keogh"]
 
 #: Memory of the float32 series of one batch of pairs.
-BATCH_BYTES = 48 * 2**20
+BATCH_BYTES = 16 * 2**20
 #: Memory of the working arrays of one batch of pairs (small enough to stay in cache).
 WORK_BYTES = 4 * 2**20
 #: Memory of one block of the query × reference bound matrices.
-BLOCK_BYTES = 192 * 2**20
+BLOCK_BYTES = 32 * 2**20
 #: Anti-diagonals between early-abandoning checks.
 _CHECK_EVERY = 32
 #: Lower bounds are computed in float32; shrinking them by this factor keeps them below the

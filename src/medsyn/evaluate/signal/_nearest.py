@@ -103,7 +103,8 @@ def dtw_series(inputs: EvalInputs, side: Side, spec: DtwSeries) -> tuple[np.ndar
         rows = positions(inputs, side, max_records=spec.max_records, name="dtw")
         parts = []
         for _, x in segments(inputs, side, max_seconds=spec.max_seconds, records=rows):
-            x = (x - x.mean(axis=-1, keepdims=True)) / scale[:, None]
+            x -= x.mean(axis=-1, keepdims=True)  # a fresh chunk: changed in place
+            x /= scale[:, None]
             y = np.einsum("rcn,ck->rkn", x, loadings)
             if ratio != 1:
                 y = resample_poly(y, ratio.numerator, ratio.denominator, axis=-1)

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from medsyn.data.schema import Field
-from medsyn.evaluate._encode import ColumnCodes, is_numeric_field
+from medsyn.evaluate._encode import ColumnCodes, distinct_ranks, is_numeric_field
 from medsyn.evaluate._inputs import EvalInputs, Side
 from medsyn.evaluate.tabular._common import (
     BootstrapWeights,
@@ -299,7 +299,7 @@ class _NumericColumn(_PerColumn):
         span = span if span > 0 else 1.0
         # every observed value's rank among the distinct values of both sides: the grid of the
         # ECDFs, for the value and (through each sampled record's rank) for every replicate
-        grid, rank = np.unique(np.concatenate([vr, vs]), return_inverse=True)
+        grid, rank = distinct_ranks(np.concatenate([vr, vs]))
         code_r = np.full(len(xr), len(grid), dtype=np.int64)
         code_s = np.full(len(xs), len(grid), dtype=np.int64)
         code_r[okr], code_s[oks] = rank[: len(vr)], rank[len(vr) :]
@@ -375,7 +375,7 @@ def _column_replicates(
     A column without replicates (no sampled values on a side, or an all-missing synthetic
     column, counted as 1) repeats its value.
     """
-    reps = np.repeat(np.asarray(values, dtype=np.float64)[:, None], wr.weights.shape[0], axis=1)
+    reps = np.repeat(np.asarray(values, dtype=np.float64)[:, None], wr.replicates, axis=1)
     todo = [(i, r) for i, r in enumerate(replicable) if r is not None]
     groups: list[list[tuple[int, _Replicable]]] = []
     codes = 0

@@ -22,7 +22,6 @@ import math
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -58,8 +57,9 @@ __all__ = [
 #: Bins of a number column in the per-column metrics (and the cache key of category codes).
 DEFAULT_BINS = 20
 _SIDE_INDEX: dict[Side, int] = {"real": 0, "synthetic": 1, "holdout": 2}
-#: Replicates × records up to which every record's multiplicities are counted once per side.
-_FULL_COUNTS_CELLS = 4_000_000
+#: Replicates × records up to which every record's multiplicities are counted once per side (one
+#: byte each: 32 MB), so that every sample size a metric asks for slices the same counts.
+_FULL_COUNTS_CELLS = 32_000_000
 #: Codes up to which a column is counted in a dense one-hot block (beyond, the sparse product
 #: is faster: its work does not grow with the codes; measured on 5k–10k records, 100 replicates).
 _DENSE_CODES = 12
@@ -150,7 +150,6 @@ def sample_positions(inputs: EvalInputs, side: Side, cap: int | None) -> np.ndar
     return inputs.memo(("tabular-sample", side, cap), draw)
 
 
-@dataclass(frozen=True, slots=True)
 class BootstrapWeights:
     """How often each replicate of the shared bootstrap drew each sampled record of one side.
 
@@ -159,13 +158,41 @@ class BootstrapWeights:
     of a statistic computed on the sample, times ``scale``, estimates its spread on all records.
     ``single`` is ``weights`` in single precision when that is exact for sums of them (whole
     multiplicities, each replicate drawing fewer than 2²⁴ records), for faster matrix products.
-    The arrays are shared by the metrics of an evaluation: read, never modify them.
+    Both are made from the integer counts when first read (a metric reading only one does not
+    pay for the other). The arrays are shared by the metrics of an evaluation: read only.
     """
 
-    positions: np.ndarray
-    weights: np.ndarray
-    scale: float
-    single: np.ndarray | None = None
+    __slots__ = ("_counts", "_single", "_weights", "exact_single", "positions", "scale")
+
+    def __init__(self, positions: np.ndarray, counts: np.ndarray, scale: float, *, exact_single: bool) -> None:
+        self.positions = positions
+        self.scale = scale
+        self.exact_single = exact_single
+        self._counts = counts
+        self._weights: np.ndarray | None = None
+        self._single: np.ndarray | None = None
+
+    @property
+    def replicates(self) -> int:
+        return int(self._counts.shape[0])
+
+    @property
+    def weights(self) -> np.ndarray:
+        if self._weights is None:
+            self._weights = _read_only(self._counts.astype(np.float64))
+        return self._weights
+
+    @property
+    def single(self) -> np.ndarray | None:
+        if self._single is None and self.exact_single:
+            # column-major: its transpose (records × replicates), which sparse products take, is free
+            self._single = _read_only(np.asfortranarray(self._counts, dtype=np.float32))
+        return self._single
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
 
 
 def replicate_weights(inputs: EvalInputs, side: Side, cap: int | None) -> BootstrapWeights:
@@ -188,21 +215,26 @@ def replicate_weights(inputs: EvalInputs, side: Side, cap: int | None) -> Bootst
             for b in range(inputs.n_bootstrap):
                 drawn = where[inputs.resample(side, b)]
                 counts[b] = np.bincount(drawn[drawn >= 0], minlength=len(positions))
-        # column-major: its transpose (records × replicates), which sparse products take, is free
-        single = np.asfortranarray(counts, dtype=np.float32) if n < _EXACT_SINGLE else None
-        return BootstrapWeights(positions, counts, math.sqrt(len(positions) / n), single)
+        return BootstrapWeights(positions, counts, math.sqrt(len(positions) / n), exact_single=n < _EXACT_SINGLE)
 
     return inputs.memo(("tabular-boot-weights", side, cap), compute)
 
 
 def _record_counts(inputs: EvalInputs, side: Side) -> np.ndarray:
-    """``out[b, i]``: how often replicate ``b`` drew record ``i`` of ``side`` (every record; memoised)."""
+    """``out[b, i]``: how often replicate ``b`` drew record ``i`` of ``side`` (every record; memoised).
+
+    Drawn once per side, whatever the caps asking, and kept in one byte per count (a record drawn
+    more than 255 times in one replicate, which needs n > 255 and luck beyond e⁻¹⁰⁰⁰, widens it).
+    """
 
     def compute() -> np.ndarray:
         n = len(inputs.frame(side))
-        counts = np.empty((inputs.n_bootstrap, n), dtype=np.float64)
+        counts = np.empty((inputs.n_bootstrap, n), dtype=np.uint8)
         for b in range(inputs.n_bootstrap):
-            counts[b] = np.bincount(inputs.resample(side, b), minlength=n)
+            drawn = np.bincount(inputs.resample(side, b), minlength=n)
+            if drawn.max(initial=0) > np.iinfo(counts.dtype).max:
+                counts = counts.astype(np.uint32)
+            counts[b] = drawn
         counts.flags.writeable = False  # shared by every metric (and cap) of the evaluation
         return counts
 
