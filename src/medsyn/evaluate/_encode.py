@@ -259,9 +259,9 @@ def column_codes(frames: Sequence[pd.DataFrame], f: Field, *, bins: int = 20) ->
     if is_numeric_field(f):
         values = [numeric_values(fr[f.name]) for fr in frames]
         finite = values[0][np.isfinite(values[0])]
-        distinct = distinct_ranks(finite)[0]
-        if len(distinct) <= bins:
-            edges = distinct[1:]
+        observed = distinct_ranks(finite)[0]
+        if len(observed) <= bins:
+            edges = observed[1:]
         else:
             edges = np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1)[1:-1]))
         lows = [-math.inf, *edges.tolist()]
