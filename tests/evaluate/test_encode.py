@@ -39,7 +39,7 @@ def test_bin_codes_equal_searchsorted(x: np.ndarray, missing: list[bool], bins: 
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.sampled_from(["a", "b", "c", None]), min_size=0, max_size=60), st.booleans())
-def test_distinct_labels_number_values_in_order_of_first_appearance(values: list[str | None], categorical: bool) -> None:
+def test_distinct_labels_number_values_by_first_appearance(values: list[str | None], categorical: bool) -> None:
     s = pd.Series(values, dtype="category" if categorical else object)
     rows, texts = _distinct_labels(s)
     labels = category_labels(s)

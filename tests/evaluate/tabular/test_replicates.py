@@ -148,7 +148,8 @@ def test_record_counts_widen_past_one_byte(monkeypatch: pytest.MonkeyPatch) -> N
     assert w.weights[3, 7] >= 280
     expect = np.array([np.bincount(skewed(inputs, "real", b), minlength=300) for b in range(N_BOOT)], dtype=float)
     assert np.array_equal(w.weights, expect)
-    assert w.single is not None and np.array_equal(w.single, expect)
+    assert w.single is not None
+    assert np.array_equal(w.single, expect)
     assert w.replicates == N_BOOT
     assert not w.weights.flags.writeable
 
