@@ -10,9 +10,7 @@ from hypothesis import strategies as st
 from medsyn.evaluate._encode import _bin_codes, _distinct_labels, category_labels, distinct_ranks
 
 whole = st.lists(st.integers(-60, 60), min_size=1, max_size=200).map(lambda v: np.array(v, dtype=np.float64))
-reals = st.lists(
-    st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False), min_size=1, max_size=200
-).map(np.array)
+reals = st.lists(st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False), min_size=1, max_size=200).map(np.array)
 spread = st.lists(st.integers(0, 3), min_size=1, max_size=50).map(lambda v: np.array(v) * 1e7 + 1e15)
 
 
