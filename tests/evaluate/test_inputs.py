@@ -152,6 +152,23 @@ def test_bootstrap_resamples_are_shared_and_ci_covers_the_mean(real: TabularData
     assert hi - lo < 0.3
 
 
+@pytest.mark.parametrize("n", [2, 3, 1_000, 65_537, 1_000_003])
+def test_32_bit_resample_draws_the_64_bit_positions(n: int) -> None:
+    """The resample is drawn in 32 bits for speed; numpy must give the draw a 64-bit request gives."""
+    for b in range(3):
+        fast = np.random.default_rng([0, 7919, 1, b]).integers(0, n, n, dtype=np.int32)
+        wide = np.random.default_rng([0, 7919, 1, b]).integers(0, n, n)
+        np.testing.assert_array_equal(fast, wide)
+
+
+def test_resample_is_the_seeded_64_bit_draw(real: TabularDataset) -> None:
+    inputs = EvalInputs.build(real, _ds(_table(seed=1), real), seed=7)
+    n = len(inputs.frame("synthetic"))
+    for b in (0, 5):
+        expect = np.random.default_rng([7, 7919, 1, b]).integers(0, n, n)
+        np.testing.assert_array_equal(inputs.resample("synthetic", b), expect)
+
+
 def test_restrict_shares_the_encoding(real: TabularDataset) -> None:
     inputs = EvalInputs.build(real, _ds(_table(seed=1), real))
     sub = inputs.restrict(np.arange(10), np.arange(5, 25))

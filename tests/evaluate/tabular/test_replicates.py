@@ -81,16 +81,16 @@ def _repeated(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
 
 # -- the building blocks ----------------------------------------------------------------------
-@pytest.mark.parametrize("block_cells", [None, 500 * 9])  # one dense block; blocks of at most 9 codes
+@pytest.mark.parametrize("group_entries", [None, 500 * 2])  # one product; groups of two columns
 def test_replicate_counts_equal_bincount_per_replicate(
-    block_cells: int | None, monkeypatch: pytest.MonkeyPatch
+    group_entries: int | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if block_cells is not None:
-        monkeypatch.setattr(common, "_ONEHOT_CELLS", block_cells)
+    if group_entries is not None:
+        monkeypatch.setattr(common, "_ONEHOT_ENTRIES", group_entries)
     rng = np.random.default_rng(0)
     n, rows = 500, 9
     weights = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(rows)]).astype(float)
-    sizes = [3, 1, 40, 300, 7, 0, 33]  # dense blocks, the sparse product, and an empty column
+    sizes = [3, 1, 40, 300, 7, 0, 33]  # few and many codes, and an empty column
     codes = [rng.integers(-1, max(k, 1) + 2, n) for k in sizes]  # some codes out of range: not counted
     got = replicate_counts(codes, sizes, weights)
     for c, k, g in zip(codes, sizes, got, strict=True):

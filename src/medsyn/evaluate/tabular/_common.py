@@ -60,15 +60,13 @@ _SIDE_INDEX: dict[Side, int] = {"real": 0, "synthetic": 1, "holdout": 2}
 #: Replicates × records up to which every record's multiplicities are counted once per side (one
 #: byte each: 32 MB), so that every sample size a metric asks for slices the same counts.
 _FULL_COUNTS_CELLS = 32_000_000
-#: Codes up to which a column is counted in a dense one-hot block (beyond, the sparse product
-#: is faster: its work does not grow with the codes; measured on 5k–10k records, 100 replicates).
-_DENSE_CODES = 12
 #: The BLAS libraries loaded with numpy and scipy, found once (finding them takes tens of ms).
 _BLAS = ThreadpoolController()
 #: Whole numbers up to this are exact in single precision (each replicate draws ``n`` records).
 _EXACT_SINGLE = 2**24
-#: Cells (records × codes) of one dense one-hot block: 16 MB in single precision.
-_ONEHOT_CELLS = 4_194_304
+#: One-hot entries (records × columns) of one sparse product in :func:`replicate_counts`: a group
+#: of columns at most this large is counted at once (16 MB of values and indices).
+_ONEHOT_ENTRIES = 2_097_152
 
 
 class TabularMetric(EvalMetric):
@@ -264,13 +262,17 @@ def replicate_counts(
 
     ``codes[j]`` holds one code per weight column; a code outside ``0 .. sizes[j] − 1`` (e.g.
     ``sizes[j]`` for a record left out) is not counted. Every replicate of every column comes
-    from matrix products of the weights with the columns' one-hot matrices: columns with few
-    codes stacked densely (one BLAS call per block), the others as one sparse matrix (work in
-    proportion to records × columns × replicates, whatever the number of codes). Whole
-    multiplicities summing to less than 2²⁴ per replicate are added exactly in single
-    precision, so the counts equal a ``bincount`` per replicate to the last bit. ``weights`` is
-    the shared :class:`BootstrapWeights` (its single-precision copy is used) or any matrix.
+    from one sparse product per group of columns: the records' one-hot rows, which hold exactly
+    one entry per column (an uncounted code points at a spare code that is dropped), are a CSR
+    matrix built without sorting, and its transpose times the weights counts every code under
+    every replicate (work in proportion to records × columns × replicates, whatever the number
+    of codes). Whole multiplicities summing to less than 2²⁴ per replicate are added exactly in
+    single precision, so the counts equal a ``bincount`` per replicate to the last bit.
+    ``weights`` is the shared :class:`BootstrapWeights` (its single-precision copy is used) or
+    any matrix.
     """
+    import scipy.sparse as sp
+
     if isinstance(weights, BootstrapWeights):
         wd = weights.single if weights.single is not None else weights.weights
     else:
@@ -279,57 +281,26 @@ def replicate_counts(
         wd = w.astype(np.float32) if exact else w
     n_rows, n_records = wd.shape
     out: list[np.ndarray] = [np.zeros((n_rows, 0))] * len(sizes)
-    width_cap = _ONEHOT_CELLS // max(n_records, 1)
-    narrow = [j for j, k in enumerate(sizes) if 0 < k <= min(_DENSE_CODES, width_cap)]
-    for block in _blocks(narrow, sizes, width_cap - 1):
-        offsets = np.cumsum([0] + [sizes[j] for j in block])
-        width = int(offsets[-1])
-        at = np.empty((n_records, len(block)), dtype=np.int64)  # each record's one-hot column per column
-        for k, (j, lo) in enumerate(zip(block, offsets[:-1], strict=True)):
+    counted = [j for j, k in enumerate(sizes) if k > 0]
+    per_group = max(1, _ONEHOT_ENTRIES // max(n_records, 1))
+    weights_t = np.ascontiguousarray(wd.T)  # records × replicates (free for the column-major shared copy)
+    for start in range(0, len(counted), per_group):
+        group = counted[start : start + per_group]
+        offsets = np.cumsum([0] + [sizes[j] for j in group])
+        spare = int(offsets[-1])
+        index = np.int32 if max(spare, n_records * len(group)) < 2**31 else np.int64
+        at = np.empty((n_records, len(group)), dtype=index)  # each record's one-hot column per column
+        for k, (j, lo) in enumerate(zip(group, offsets[:-1], strict=True)):
             c = np.asarray(codes[j], dtype=np.int64)
-            at[:, k] = np.where((c >= 0) & (c < sizes[j]), lo + c, width)  # not counted: a spare column
-        onehot = np.zeros((n_records, width + 1), dtype=wd.dtype)
-        onehot.reshape(-1)[(at + (width + 1) * np.arange(n_records)[:, None]).ravel()] = 1.0
-        with one_blas_thread():
-            counts = (wd @ onehot).astype(np.float64)
-        for j, lo, hi in zip(block, offsets[:-1], offsets[1:], strict=True):
-            out[j] = counts[:, lo:hi]
-    dense = set(narrow)
-    wide = [j for j, k in enumerate(sizes) if k > 0 and j not in dense]
-    if wide:
-        offsets = np.cumsum([0] + [sizes[j] for j in wide])
-        parts = [_counted(codes[j], sizes[j]) for j in wide]
-        rows = np.concatenate([at + cols for (_, cols), at in zip(parts, offsets[:-1], strict=True)])
-        cols = np.concatenate([records for records, _ in parts])
-        import scipy.sparse as sp
-
-        onehot_t = sp.csr_matrix(
-            (np.ones(len(rows), dtype=wd.dtype), (rows, cols)), shape=(int(offsets[-1]), n_records)
+            at[:, k] = np.where((c >= 0) & (c < sizes[j]), lo + c, spare)
+        onehot = sp.csr_matrix(
+            (np.ones(at.size, dtype=wd.dtype), at.ravel(), np.arange(0, at.size + 1, len(group), dtype=index)),
+            shape=(n_records, spare + 1),
         )
-        counts = np.ascontiguousarray(np.asarray(onehot_t @ np.ascontiguousarray(wd.T)).T, dtype=np.float64)
-        for j, lo, hi in zip(wide, offsets[:-1], offsets[1:], strict=True):
+        counts = np.ascontiguousarray(np.asarray(onehot.T @ weights_t)[:spare].T, dtype=np.float64)
+        for j, lo, hi in zip(group, offsets[:-1], offsets[1:], strict=True):
             out[j] = counts[:, lo:hi]
     return out
-
-
-def _counted(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Records whose code is counted (inside ``0 .. size − 1``) and their codes."""
-    c = np.asarray(codes, dtype=np.int64)
-    records = np.flatnonzero((c >= 0) & (c < size))
-    return records, c[records]
-
-
-def _blocks(columns: list[int], sizes: Sequence[int], width_cap: int) -> list[list[int]]:
-    """Consecutive groups of columns whose codes add up to at most ``width_cap``."""
-    blocks: list[list[int]] = []
-    width = 0
-    for j in columns:
-        if not blocks or width + sizes[j] > width_cap:
-            blocks.append([])
-            width = 0
-        blocks[-1].append(j)
-        width += sizes[j]
-    return blocks
 
 
 def weighted_replicates(terms: np.ndarray, weights: BootstrapWeights) -> np.ndarray:
