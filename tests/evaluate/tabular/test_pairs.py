@@ -31,6 +31,12 @@ def test_pairwise_correlation_equals_pandas_pairwise_complete() -> None:
     w = rng.integers(0, 3, 300).astype(float)
     repeated = np.repeat(x, w.astype(int), axis=0)
     assert np.allclose(pairwise_correlation(x, w), pd.DataFrame(repeated).corr().to_numpy(), atol=1e-10)
+    # no missing value and no weights: the one-product path, equal to pandas and to the weighted path
+    full = rng.normal(size=(300, 4))
+    full[:, 2] = 3.0 - 0.5 * full[:, 1]
+    fast = pairwise_correlation(full)
+    assert np.allclose(fast, pd.DataFrame(full).corr().to_numpy(), atol=1e-12)
+    assert np.allclose(fast, pairwise_correlation(full, np.ones(300)), atol=1e-14)
 
 
 def test_constant_column_has_no_correlation() -> None:
