@@ -182,3 +182,37 @@ def test_mmd_near_zero_on_real_split_and_grows_with_the_damage(
     assert mmd.score(clean.value) > mmd.score(strong.value)
     assert mmd.score(2.0) == 0.0
     assert math.isnan(mmd.score(math.nan))
+
+
+def test_prdc_cautions_when_records_repeat_k_times(actg_split: tuple[TabularDataset, TabularDataset]) -> None:
+    """Balls of radius 0 (a record repeated ≥ k times) hold only exact copies: the result says so."""
+    real, other = actg_split
+    plain = EvalInputs.build(real, other, n_bootstrap=20)
+    for cls in PRDC:
+        r = cls().evaluate(plain)
+        assert r.details["zero_radius_share"] < 0.1
+        assert "caution" not in r.details
+    repeated = real.select(np.repeat(np.arange(len(real)), 6))  # every real record six times: radius 0
+    dup = EvalInputs.build(repeated, other, n_bootstrap=20)
+    for cls in (ImprovedPrecision, Density, Coverage):  # the real balls
+        r = cls().evaluate(dup)
+        assert r.details["zero_radius_share"] == 1.0
+        assert "radius 0" in str(r.details["caution"])
+        assert "caution:" in r.reason
+    assert "caution" not in ImprovedRecall().evaluate(dup).details  # synthetic balls are fine
+    collapsed_syn = EvalInputs.build(real, other.select(np.repeat(np.arange(len(other)), 6)), n_bootstrap=20)
+    assert ImprovedRecall().evaluate(collapsed_syn).details["zero_radius_share"] == 1.0
+
+
+def test_grouped_prdc_passes_the_caution_to_the_group(actg_split: tuple[TabularDataset, TabularDataset]) -> None:
+    """A group whose sample holds each real record ≥ k times gets the caution beside its (zero) value."""
+    from medsyn.metric import get_metric
+
+    real, other = actg_split
+    repeated = real.select(np.repeat(np.arange(len(real)), 6))  # women: ~190 records × 6, all in the sample
+    inputs = EvalInputs.build(repeated, other, protected=["gender"], n_bootstrap=20)
+    items = {i.key: i for i in get_metric("improved_precision_by_group")().evaluate(inputs).items}
+    assert items["gender=0"].value == 0.0
+    assert "radius 0" in items["gender=0"].note
+    assert items["gender=1"].value > 0.5  # men: 2,000 sampled of ~5,300, most records fewer than 5 times
+    assert items["gender=1"].note == ""

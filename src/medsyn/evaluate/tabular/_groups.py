@@ -153,7 +153,8 @@ class GroupedMetric(EvalMetric):
             if r.status is Status.SKIPPED or math.isnan(r.value):
                 items.append(ItemResult("group", g.key, math.nan, Status.SKIPPED, r.reason, details))
                 continue
-            item = ItemResult("group", g.key, r.value, self.judge(r.value), "", details)
+            caution = r.details.get("caution")  # a base metric's warning about its own value, e.g. degenerate balls
+            item = ItemResult("group", g.key, r.value, self.judge(r.value), str(caution or ""), details)
             items.append(item)
             results.append((item, r))
         items += [

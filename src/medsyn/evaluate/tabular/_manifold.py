@@ -38,6 +38,7 @@ from medsyn.evaluate.tabular._knn import Ball, ManifoldTerms, NeighbourMethod, m
 from medsyn.metric import METRICS, Detail, Direction, MetricKind, MetricResult, Threshold
 
 __all__ = [
+    "DEGENERATE_BALLS",
     "MAX_RECORDS",
     "AlphaBetaCurves",
     "AlphaPrecision",
@@ -58,6 +59,9 @@ BetaReach = Literal["k", "nearest"]
 
 #: Records per side on which the k-NN manifolds are built (a seeded sample beyond).
 MAX_RECORDS = 10_000
+#: Share of zero-radius k-NN balls (records repeated ≥ k times) from which a result carries a caution:
+#: such balls hold only exact copies of their centre, so the metric then mostly counts exact matches.
+DEGENERATE_BALLS = 0.1
 #: The α (and β) levels of the curves, as synthcity: 30 steps from 0 to 1.
 ALPHAS = np.linspace(0.0, 1.0, 30)
 
@@ -142,11 +146,26 @@ class _ManifoldMetric(TabularMetric):
 
 @dataclass(frozen=True, slots=True)
 class _Terms:
-    """What a PRDC metric averages: the per-record terms of one side and how to say it."""
+    """What a PRDC metric averages: the per-record terms of one side, whose k-NN balls they count in, how to say it."""
 
     side: Side
     terms: Callable[[ManifoldTerms], np.ndarray]
     what: str
+    balls: Side
+
+
+def _ball_radius(terms: ManifoldTerms, balls: Side) -> np.ndarray:
+    return terms.real_radius if balls == "real" else terms.synthetic_radius
+
+
+def _caution(zero_share: float, balls: Side) -> str:
+    """A warning when many balls have radius 0 (each centre repeats ≥ k times), else ''."""
+    if zero_share < DEGENERATE_BALLS:
+        return ""
+    return (
+        f"{zero_share:.0%} of the {balls} k-NN balls have radius 0 (their record repeats at least k times), "
+        "so this counts exact matches more than closeness"
+    )
 
 
 class _TermMetric(_ManifoldMetric):
@@ -166,7 +185,14 @@ class _TermMetric(_ManifoldMetric):
         reps = weighted_replicates(terms, replicate_weights(inputs, side, self.max_records))
         ci = percentile_ci(reps)
         reason = f"{self.reads.what}: {value:.3f} (k={self.k}, {len(terms)} {side} records)"
-        details = {**m.details(), "bootstrap_over": f"{side} records"}
+        radius = _ball_radius(m.terms, self.reads.balls)
+        zero_share = float((radius == 0).mean()) if len(radius) else 0.0
+        details: dict[str, Detail] = {**m.details(), "bootstrap_over": f"{side} records"}
+        details["zero_radius_share"] = zero_share
+        caution = _caution(zero_share, self.reads.balls)
+        if caution:
+            details["caution"] = caution
+            reason += f"; caution: {caution}"
         return self.result(value, reason, details=details, ci=ci, replicates=reps)
 
 
@@ -184,7 +210,9 @@ class ImprovedPrecision(_TermMetric):
     name = "improved_precision"
     title = "Improved precision (synthetic records inside the real manifold)"
     kind = MetricKind.FIDELITY
-    reads = _Terms("synthetic", lambda t: t.precision_terms, "share of synthetic records inside a real k-NN ball")
+    reads = _Terms(
+        "synthetic", lambda t: t.precision_terms, "share of synthetic records inside a real k-NN ball", "real"
+    )
 
 
 @METRICS.register("density")
@@ -202,7 +230,7 @@ class Density(_TermMetric):
     title = "Density (real neighbourhoods around synthetic records)"
     kind = MetricKind.FIDELITY
     unit = "balls / k"
-    reads = _Terms("synthetic", lambda t: t.density_terms, "mean real balls per synthetic record over k")
+    reads = _Terms("synthetic", lambda t: t.density_terms, "mean real balls per synthetic record over k", "real")
 
     def score(self, value: float) -> float:
         """``min(d, 1/d)``: 1 at density 1, ½ at half or twice the real density, 0 at 0."""
@@ -227,7 +255,7 @@ class ImprovedRecall(_TermMetric):
     name = "improved_recall"
     title = "Improved recall (real records reached by the synthetic manifold)"
     kind = MetricKind.DIVERSITY
-    reads = _Terms("real", lambda t: t.recall_terms, "share of real records inside a synthetic k-NN ball")
+    reads = _Terms("real", lambda t: t.recall_terms, "share of real records inside a synthetic k-NN ball", "synthetic")
 
 
 @METRICS.register("coverage")
@@ -244,7 +272,7 @@ class Coverage(_TermMetric):
     title = "Coverage (real neighbourhoods holding a synthetic record)"
     kind = MetricKind.DIVERSITY
     reads = _Terms(
-        "real", lambda t: t.coverage_terms, "share of real records with a synthetic record in their k-NN ball"
+        "real", lambda t: t.coverage_terms, "share of real records with a synthetic record in their k-NN ball", "real"
     )
 
 
