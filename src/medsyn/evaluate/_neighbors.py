@@ -212,14 +212,14 @@ def _search(index: Any, q: np.ndarray, ref: np.ndarray, k: int, exclude_self: bo
     out = np.empty((len(q), k), dtype=np.int64)
     step = 4_096  # the refinement holds step × k × d floats
     extra = 1 if exclude_self else 0
-    for start in range(0, len(q), step):
-        block = q[start : start + step]
-        with _faiss_query_blocks(_QUERY_BLOCK):
+    with _faiss_query_blocks(_QUERY_BLOCK):
+        for start in range(0, len(q), step):
+            block = q[start : start + step]
             d2, idx = index.search(block, k + extra)
-        if exclude_self:
-            d2, idx = _drop_self(d2, idx, k, start)
-        # IVF returns -1 when the probed lists hold fewer than k points: "far away" (inf)
-        dist[start : start + len(block)], out[start : start + len(block)] = _refine(block, ref, idx)
+            if exclude_self:
+                d2, idx = _drop_self(d2, idx, k, start)
+            # IVF returns -1 when the probed lists hold fewer than k points: "far away" (inf)
+            dist[start : start + len(block)], out[start : start + len(block)] = _refine(block, ref, idx)
     return Neighbours(dist, out, method)
 
 

@@ -212,6 +212,20 @@ class DatasetRecord:
         return out
 
     # ------------------------------------------------------------------ serialisation
+    def _stored_as_is(self) -> dict[str, object]:
+        """The fields that JSON and the database row hold unchanged."""
+        return {
+            "object_key": self.object_key,
+            "object_type": self.object_type,
+            "filename": self.filename,
+            "size_bytes": self.size_bytes,
+            "records": self.records,
+            "registered_at": self.registered_at,
+            "registered_by": self.registered_by,
+            "operation_id": self.operation_id,
+            "description": self.description,
+        }
+
     def to_dict(self) -> dict[str, object]:
         """Plain data for JSON (the CLI's ``--json``, reports); legal bases also as text."""
         due = self.erase_by()
@@ -231,15 +245,7 @@ class DatasetRecord:
             "erase_by": due.isoformat() if due else None,
             "privacy": dict(self.privacy),
             "schema": dict(self.schema) if self.schema is not None else None,
-            "object_key": self.object_key,
-            "object_type": self.object_type,
-            "filename": self.filename,
-            "size_bytes": self.size_bytes,
-            "records": self.records,
-            "registered_at": self.registered_at,
-            "registered_by": self.registered_by,
-            "operation_id": self.operation_id,
-            "description": self.description,
+            **self._stored_as_is(),
         }
 
     def to_row(self) -> dict[str, object]:
@@ -257,15 +263,7 @@ class DatasetRecord:
             "consent_scope": json.dumps(list(self.consent_scope)),
             "privacy": json.dumps(dict(self.privacy), sort_keys=True, allow_nan=False),
             "schema": "" if self.schema is None else json.dumps(self.schema, ensure_ascii=False),
-            "object_key": self.object_key,
-            "object_type": self.object_type,
-            "filename": self.filename,
-            "size_bytes": self.size_bytes,
-            "records": self.records,
-            "registered_at": self.registered_at,
-            "registered_by": self.registered_by,
-            "operation_id": self.operation_id,
-            "description": self.description,
+            **self._stored_as_is(),
         }
 
     @classmethod

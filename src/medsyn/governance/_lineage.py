@@ -19,10 +19,10 @@ import json
 import math
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from sqlalchemy import Connection, select
 
@@ -33,6 +33,8 @@ from medsyn.governance._db import datasets, lineage_edges, operations
 
 if TYPE_CHECKING:
     from rich.tree import Tree
+
+_T = TypeVar("_T")
 
 __all__ = [
     "Direction",
@@ -340,20 +342,20 @@ def _edge_key(e: Edge) -> tuple[str, str, str]:
 
 
 def _datasets_by_version(conn: Connection, versions: Iterable[str]) -> dict[str, DatasetRecord]:
-    wanted = sorted(versions)
-    out: dict[str, DatasetRecord] = {}
-    for i in range(0, len(wanted), 500):
-        query = select(datasets).where(datasets.c.version.in_(wanted[i : i + 500]))
-        out.update({r["version"]: DatasetRecord.from_row(r) for r in conn.execute(query).mappings()})
-    return out
+    return _rows_by(conn, datasets.c.version, versions, DatasetRecord.from_row)
 
 
 def _operations_by_id(conn: Connection, ids: Iterable[str]) -> dict[str, OperationRecord]:
-    wanted = sorted(ids)
-    out: dict[str, OperationRecord] = {}
+    return _rows_by(conn, operations.c.id, ids, OperationRecord.from_row)
+
+
+def _rows_by(conn: Connection, key: Any, values: Iterable[str], build: Callable[[Any], _T]) -> dict[str, _T]:
+    """Rows whose ``key`` column is one of ``values``, built and keyed by it (500 per query: SQL parameter limits)."""
+    wanted = sorted(values)
+    out: dict[str, _T] = {}
     for i in range(0, len(wanted), 500):
-        query = select(operations).where(operations.c.id.in_(wanted[i : i + 500]))
-        out.update({r["id"]: OperationRecord.from_row(r) for r in conn.execute(query).mappings()})
+        query = select(key.table).where(key.in_(wanted[i : i + 500]))
+        out.update({r[key.name]: build(r) for r in conn.execute(query).mappings()})
     return out
 
 
