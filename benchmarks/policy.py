@@ -31,7 +31,8 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -190,6 +191,24 @@ def _q(value: str) -> str:
     return json.dumps(value)
 
 
+def _actions(rule: Rule) -> list[str]:
+    return [a for a in sorted(ACTIONS) if rule.covers(a)]
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    """How one engine spells the conditions of a rule (the walk over them is shared)."""
+
+    subject: str  # the request's subject, resource and context
+    resource: str
+    context: str
+    member: Callable[[Match, str], str]  # "expr is one of match.values" (or not)
+    training: Callable[[frozenset[str], str], list[str]]  # "the subject holds every one of these"
+    name_like: Callable[[Match, str], str]  # the resource name matches one of the glob patterns (or none)
+    consent: str  # "the purpose is in the resource's consent scope"
+    legal_basis: Callable[[Match, str], str]
+
+
 def _cedar_set(values: frozenset[str]) -> str:
     return "[" + ", ".join(_q(v) for v in sorted(values)) + "]"
 
@@ -199,54 +218,14 @@ def _cedar_member(match: Match, expr: str) -> str:
     return f"!{test}" if match.negate else test
 
 
-def _actions(rule: Rule) -> list[str]:
-    return [a for a in sorted(ACTIONS) if rule.covers(a)]
+def _cedar_like(match: Match, name: str) -> str:
+    likes = " || ".join(f"{name} like {_q(p)}" for p in sorted(match.values))
+    return f"!({likes})" if match.negate else f"({likes})"
 
 
-def to_cedar(policy: Policy) -> str:
-    """The policy in Cedar: one permit/forbid per rule, conditions in ``when``, ``@id`` the rule id."""
-    out = []
-    for rule in policy.rules:
-        conds: list[str] = []
-        s, res, ctx = rule.subject, rule.resource, rule.context
-        if s.role is not None:
-            conds.append(_cedar_member(s.role, "principal.role"))
-        if s.user is not None:
-            conds.append(_cedar_member(s.user, "principal.user"))
-        if isinstance(s.site, Match):
-            conds.append(_cedar_member(s.site, "principal.site"))
-        elif s.site == SAME_AS_RESOURCE:
-            conds.append("principal.site == resource.owner_site")
-        elif s.site == NOT_SAME_AS_RESOURCE:
-            conds.append("principal.site != resource.owner_site")
-        if s.training:
-            conds.append(f"principal.training.containsAll({_cedar_set(s.training)})")
-        if res is not None:
-            if res.kind is not None:
-                conds.append(_cedar_member(res.kind, "resource.kind"))
-            if res.sensitivity is not None:
-                conds.append(_cedar_member(res.sensitivity, "resource.sensitivity_label"))
-            if res.sensitivity_max is not None:
-                conds.append(f"resource.sensitivity <= {int(res.sensitivity_max)}")
-            if res.sensitivity_min is not None:
-                conds.append(f"resource.sensitivity >= {int(res.sensitivity_min)}")
-            if res.owner_site is not None:
-                conds.append(_cedar_member(res.owner_site, "resource.owner_site"))
-            if res.dataset is not None:
-                likes = " || ".join(f"resource.name like {_q(p)}" for p in sorted(res.dataset.values))
-                conds.append(f"!({likes})" if res.dataset.negate else f"({likes})")
-        if ctx.purpose is not None:
-            conds.append(_cedar_member(ctx.purpose, "context.purpose"))
-        if ctx.purpose_in_consent_scope:
-            conds.append("resource.consent_scope.contains(context.purpose)")
-        if ctx.legal_basis is not None:
-            hit = f"(context has legal_basis && {_cedar_set(ctx.legal_basis.values)}.contains(context.legal_basis))"
-            conds.append(f"!{hit}" if ctx.legal_basis.negate else hit)
-        actions = ", ".join(f"Action::{_q(a)}" for a in _actions(rule))
-        verb = "permit" if rule.effect.value == "allow" else "forbid"
-        when = f"\nwhen {{ {' && '.join(conds)} }}" if conds else ""
-        out.append(f"@id({_q(rule.id)})\n{verb} (principal, action in [{actions}], resource){when};")
-    return "\n\n".join(out)
+def _cedar_basis(match: Match, context: str) -> str:
+    hit = f"({context} has legal_basis && {_cedar_set(match.values)}.contains({context}.legal_basis))"
+    return f"!{hit}" if match.negate else hit
 
 
 def _py_set(values: frozenset[str]) -> str:
@@ -257,45 +236,87 @@ def _py_member(match: Match, expr: str) -> str:
     return f"{expr} {'not in' if match.negate else 'in'} {_py_set(match.values)}"
 
 
+def _py_like(match: Match, name: str) -> str:
+    likes = " or ".join(f"keyMatch({name}, {_q(p)})" for p in sorted(match.values))
+    return f"not ({likes})" if match.negate else f"({likes})"
+
+
+CEDAR = _Dialect(
+    "principal",
+    "resource",
+    "context",
+    _cedar_member,
+    lambda values, who: [f"{who}.training.containsAll({_cedar_set(values)})"] if values else [],
+    _cedar_like,
+    "resource.consent_scope.contains(context.purpose)",
+    _cedar_basis,
+)
+CASBIN = _Dialect(
+    "r.sub",
+    "r.obj",
+    "r.ctx",
+    _py_member,
+    lambda values, who: [f"{_q(t)} in {who}.training" for t in sorted(values)],
+    _py_like,
+    "r.ctx.purpose in r.obj.consent_scope",
+    lambda match, context: _py_member(match, f"{context}.legal_basis"),
+)
+
+
+def _conditions(rule: Rule, d: _Dialect) -> list[str]:
+    """Every condition of ``rule`` in dialect ``d`` (all must hold)."""
+    conds: list[str] = []
+    s, res, ctx = rule.subject, rule.resource, rule.context
+    if s.role is not None:
+        conds.append(d.member(s.role, f"{d.subject}.role"))
+    if s.user is not None:
+        conds.append(d.member(s.user, f"{d.subject}.user"))
+    if isinstance(s.site, Match):
+        conds.append(d.member(s.site, f"{d.subject}.site"))
+    elif s.site == SAME_AS_RESOURCE:
+        conds.append(f"{d.subject}.site == {d.resource}.owner_site")
+    elif s.site == NOT_SAME_AS_RESOURCE:
+        conds.append(f"{d.subject}.site != {d.resource}.owner_site")
+    conds += d.training(s.training, d.subject)
+    if res is not None:
+        if res.kind is not None:
+            conds.append(d.member(res.kind, f"{d.resource}.kind"))
+        if res.sensitivity is not None:
+            conds.append(d.member(res.sensitivity, f"{d.resource}.sensitivity_label"))
+        if res.sensitivity_max is not None:
+            conds.append(f"{d.resource}.sensitivity <= {int(res.sensitivity_max)}")
+        if res.sensitivity_min is not None:
+            conds.append(f"{d.resource}.sensitivity >= {int(res.sensitivity_min)}")
+        if res.owner_site is not None:
+            conds.append(d.member(res.owner_site, f"{d.resource}.owner_site"))
+        if res.dataset is not None:
+            conds.append(d.name_like(res.dataset, f"{d.resource}.name"))
+    if ctx.purpose is not None:
+        conds.append(d.member(ctx.purpose, f"{d.context}.purpose"))
+    if ctx.purpose_in_consent_scope:
+        conds.append(d.consent)
+    if ctx.legal_basis is not None:
+        conds.append(d.legal_basis(ctx.legal_basis, d.context))
+    return conds
+
+
+def to_cedar(policy: Policy) -> str:
+    """The policy in Cedar: one permit/forbid per rule, conditions in ``when``, ``@id`` the rule id."""
+    out = []
+    for rule in policy.rules:
+        conds = _conditions(rule, CEDAR)
+        actions = ", ".join(f"Action::{_q(a)}" for a in _actions(rule))
+        verb = "permit" if rule.effect.value == "allow" else "forbid"
+        when = f"\nwhen {{ {' && '.join(conds)} }}" if conds else ""
+        out.append(f"@id({_q(rule.id)})\n{verb} (principal, action in [{actions}], resource){when};")
+    return "\n\n".join(out)
+
+
 def to_casbin(policy: Policy) -> list[list[str]]:
     """The policy as pycasbin ABAC lines ``[expression, action pattern, allow|deny, id]``."""
     lines = []
     for rule in policy.rules:
-        conds: list[str] = []
-        s, res, ctx = rule.subject, rule.resource, rule.context
-        if s.role is not None:
-            conds.append(_py_member(s.role, "r.sub.role"))
-        if s.user is not None:
-            conds.append(_py_member(s.user, "r.sub.user"))
-        if isinstance(s.site, Match):
-            conds.append(_py_member(s.site, "r.sub.site"))
-        elif s.site == SAME_AS_RESOURCE:
-            conds.append("r.sub.site == r.obj.owner_site")
-        elif s.site == NOT_SAME_AS_RESOURCE:
-            conds.append("r.sub.site != r.obj.owner_site")
-        for t in sorted(s.training):
-            conds.append(f"{_q(t)} in r.sub.training")
-        if res is not None:
-            if res.kind is not None:
-                conds.append(_py_member(res.kind, "r.obj.kind"))
-            if res.sensitivity is not None:
-                conds.append(_py_member(res.sensitivity, "r.obj.sensitivity_label"))
-            if res.sensitivity_max is not None:
-                conds.append(f"r.obj.sensitivity <= {int(res.sensitivity_max)}")
-            if res.sensitivity_min is not None:
-                conds.append(f"r.obj.sensitivity >= {int(res.sensitivity_min)}")
-            if res.owner_site is not None:
-                conds.append(_py_member(res.owner_site, "r.obj.owner_site"))
-            if res.dataset is not None:
-                likes = " or ".join(f"keyMatch(r.obj.name, {_q(p)})" for p in sorted(res.dataset.values))
-                conds.append(f"not ({likes})" if res.dataset.negate else f"({likes})")
-        if ctx.purpose is not None:
-            conds.append(_py_member(ctx.purpose, "r.ctx.purpose"))
-        if ctx.purpose_in_consent_scope:
-            conds.append("r.ctx.purpose in r.obj.consent_scope")
-        if ctx.legal_basis is not None:
-            conds.append(_py_member(ctx.legal_basis, "r.ctx.legal_basis"))
-        expression = " and ".join(conds) or "True"
+        expression = " and ".join(_conditions(rule, CASBIN)) or "True"
         for pattern in rule.actions:
             lines.append([expression, pattern, rule.effect.value, rule.id])
     return lines
