@@ -180,3 +180,30 @@ def test_restrict_shares_the_encoding(real: TabularDataset) -> None:
 
 def test_role_enum_used_for_protected_default(real: TabularDataset) -> None:
     assert [f.name for f in real.schema.by_role(Role.PROTECTED)] == ["age", "sex"]
+
+
+def test_memo_computes_each_piece_once_across_threads() -> None:
+    """Metrics split their loops over threads: a shared piece asked for at once is still computed once."""
+    import threading
+    import time
+
+    inputs = EvalInputs.build(_ds(_table(50, 0)), _ds(_table(50, 1)))
+    calls: list[str] = []
+    start = threading.Barrier(4, timeout=10)
+
+    def slow() -> int:
+        calls.append(threading.current_thread().name)
+        time.sleep(0.05)  # long enough for every thread to ask while it runs
+        return 42
+
+    def ask() -> None:
+        start.wait()
+        assert inputs.memo(("test-piece",), slow) == 42
+
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
+    assert inputs.memo(("other-piece",), lambda: 7) == 7  # a different piece is computed on its own

@@ -14,6 +14,7 @@ a scorecard can aggregate replicate ``b`` of each metric into replicate ``b`` of
 
 from __future__ import annotations
 
+import threading
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -84,6 +85,8 @@ class EvalInputs:
     n_bootstrap: int = 100
     notes: list[InputNote] = field(default_factory=list)
     _cache: dict[object, Any] = field(default_factory=dict, repr=False)
+    _computing: dict[object, threading.Lock] = field(default_factory=dict, repr=False)
+    _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _parent: EvalInputs | None = field(default=None, repr=False)
     _positions: dict[Side, np.ndarray] = field(default_factory=dict, repr=False)
 
@@ -185,9 +188,18 @@ class EvalInputs:
         return np.random.default_rng([self.seed, zlib.crc32(name.encode())])
 
     def memo(self, key: object, compute: Callable[[], T]) -> T:
-        """Compute a shared piece once per evaluation (keys are tuples naming what it is)."""
-        if key not in self._cache:
-            self._cache[key] = compute()
+        """Compute a shared piece once per evaluation (keys are tuples naming what it is).
+
+        Safe from several threads (metrics split their loops over cores): a piece is computed by
+        the first thread asking for it while the others wait; different pieces in parallel.
+        """
+        if key in self._cache:
+            return self._cache[key]  # type: ignore[no-any-return]
+        with self._guard:
+            lock = self._computing.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._cache:
+                self._cache[key] = compute()
         return self._cache[key]  # type: ignore[no-any-return]
 
     # -- shared encodings ---------------------------------------------------------------------

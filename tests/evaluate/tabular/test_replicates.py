@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import medsyn.evaluate._parallel as parallel
 import medsyn.evaluate.tabular._common as common
 import medsyn.evaluate.tabular._pairs as pairs_module
 from medsyn.evaluate import EvalInputs
@@ -133,12 +134,14 @@ def test_replicate_weights_count_each_replicates_resample(cap: int | None, monke
 
 def test_record_counts_widen_past_one_byte(monkeypatch: pytest.MonkeyPatch) -> None:
     """A record drawn more than 255 times in a replicate keeps its exact count (one byte would wrap)."""
-    inputs = inputs_of(_table(300, 0), _table(180, 1), n_bootstrap=N_BOOT)
+    monkeypatch.setattr(parallel, "PARALLEL_RECORDS", 0)  # replicates drawn in chunks on several threads
+    n_boot = 40
+    inputs = inputs_of(_table(300, 0), _table(180, 1), n_bootstrap=n_boot)
     real_resample = EvalInputs.resample
 
     def skewed(self: EvalInputs, side: Side, b: int) -> np.ndarray:
         drawn = real_resample(self, side, b)
-        if side == "real" and b == 3:
+        if side == "real" and b in (3, 31):
             drawn = drawn.copy()
             drawn[:280] = 7  # record 7 drawn at least 280 times
         return drawn
@@ -146,11 +149,12 @@ def test_record_counts_widen_past_one_byte(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(EvalInputs, "resample", skewed)
     w = replicate_weights(inputs, "real", None)
     assert w.weights[3, 7] >= 280
-    expect = np.array([np.bincount(skewed(inputs, "real", b), minlength=300) for b in range(N_BOOT)], dtype=float)
+    assert w.weights[31, 7] >= 280
+    expect = np.array([np.bincount(skewed(inputs, "real", b), minlength=300) for b in range(n_boot)], dtype=float)
     assert np.array_equal(w.weights, expect)
     assert w.single is not None
     assert np.array_equal(w.single, expect)
-    assert w.replicates == N_BOOT
+    assert w.replicates == n_boot
     assert not w.weights.flags.writeable
 
 
@@ -305,3 +309,23 @@ def test_mutual_information_is_computed_only_when_asked(small: EvalInputs) -> No
     assert "_nmi_sides" not in vars(t)
     assert all(math.isfinite(v) for v in t.nmi_real)
     assert "_nmi_sides" in vars(t)
+
+
+@pytest.mark.parametrize("metric", [KsStatistic, TotalVariation, CorrelationDifference, ContingencySimilarity])
+def test_loops_split_over_cores_give_the_same_results(metric: type, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large inputs split their replicates, columns and pairs over threads: nothing may change."""
+    real, syn = _table(300, 0), _table(260, 1)
+    syn["x"] += 0.2
+
+    def run() -> tuple[float, tuple[float, ...], list[tuple[str, float]]]:
+        r = metric().evaluate(inputs_of(real, syn, n_bootstrap=40))
+        return r.value, r.replicates, [(i.key, i.value) for i in r.items]
+
+    monkeypatch.setattr(parallel, "available_cores", lambda: 1)
+    alone = run()
+    monkeypatch.setattr(parallel, "available_cores", lambda: 3)
+    monkeypatch.setattr(parallel, "PARALLEL_RECORDS", 0)
+    split = run()
+    assert split[0] == alone[0]
+    assert split[1] == alone[1]
+    assert split[2] == alone[2]

@@ -41,6 +41,7 @@ import numpy as np
 from medsyn.data.schema import Field
 from medsyn.evaluate._encode import ColumnCodes, distinct_ranks, is_numeric_field
 from medsyn.evaluate._inputs import EvalInputs, Side
+from medsyn.evaluate._parallel import cores_for, split_over_cores
 from medsyn.evaluate.tabular._common import (
     BootstrapWeights,
     TabularMetric,
@@ -225,8 +226,17 @@ class _PerColumn(TabularMetric):
         items: list[ItemResult] = []
         values: list[float] = []
         replicable: list[_Replicable | None] = []
-        for f in self.fields(inputs):
-            col = self._column(inputs, f, wr, ws)
+        fields = self.fields(inputs)
+        columns: list[_ColumnValue | None] = [None] * len(fields)
+
+        def measure(chosen: range) -> None:
+            for i in chosen:
+                columns[i] = self._column(inputs, fields[i], wr, ws)
+
+        records = max(len(inputs.frame("real")), len(inputs.frame("synthetic")))
+        split_over_cores(measure, len(fields), workers=cores_for(records))  # columns are independent
+        for f, col in zip(fields, columns, strict=True):
+            assert col is not None
             if math.isnan(col.value):
                 items.append(skipped_item(f.name, col.note))
                 continue

@@ -1,0 +1,58 @@
+"""Splitting independent numpy work over the cores this process may use, in threads.
+
+The evaluation's heavy steps are loops of independent numpy calls (a bootstrap replicate, a pair
+of columns) whose kernels release the GIL: random draws, counting, array arithmetic. Threads
+share the arrays without copying them, so a loop split into contiguous chunks runs on every
+core at no memory cost. Each chunk writes its own slots of a preallocated output, so the result
+does not depend on the number of threads or on their order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+__all__ = ["PARALLEL_RECORDS", "available_cores", "cores_for", "split_over_cores"]
+
+#: Records per side from which the evaluation's loops split over cores. Below it each item is so
+#: short that the threads spend longer handing the GIL to each other than they save (the quality
+#: metrics on 2 cores, medians of 8: 10k records 0.22 s on one thread, 0.27 s on two; 50k 0.51 s
+#: on one, 0.44 s on two).
+PARALLEL_RECORDS = 25_000
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the platform reports it)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS and Windows have no affinity call
+        return max(1, os.cpu_count() or 1)
+
+
+def cores_for(records: int) -> int:
+    """Threads worth using on loops over data of ``records`` records per side (see :data:`PARALLEL_RECORDS`)."""
+    return available_cores() if records >= PARALLEL_RECORDS else 1
+
+
+def split_over_cores(
+    work: Callable[[range], None], n_items: int, *, per_thread: int = 1, workers: int | None = None
+) -> None:
+    """Run ``work`` on contiguous chunks of ``range(n_items)``, one chunk per core, and wait.
+
+    A thread gets at least ``per_thread`` items (cheap items are not worth a thread each), and
+    the calling thread takes the first chunk. ``work`` must only write its own items' outputs.
+    An exception in any chunk is raised here after every chunk has finished.
+    """
+    n_workers = min(workers or available_cores(), max(1, n_items // max(per_thread, 1)))
+    if n_workers <= 1:
+        work(range(n_items))
+        return
+    bounds = [n_items * k // n_workers for k in range(n_workers + 1)]
+    chunks = [range(lo, hi) for lo, hi in itertools.pairwise(bounds)]
+    with ThreadPoolExecutor(max_workers=n_workers - 1, thread_name_prefix="medsyn-eval") as pool:
+        futures = [pool.submit(work, chunk) for chunk in chunks[1:]]
+        work(chunks[0])
+        for future in futures:
+            future.result()

@@ -1,0 +1,72 @@
+"""Splitting loops over cores: every item once, whatever the number of threads; errors surface."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from medsyn.evaluate._parallel import available_cores, split_over_cores
+
+
+@settings(max_examples=60, deadline=None)
+@given(n_items=st.integers(0, 200), workers=st.integers(1, 6))
+def test_every_item_is_done_once(n_items: int, workers: int) -> None:
+    done = np.zeros(n_items, dtype=np.int64)
+
+    def work(items: range) -> None:
+        for i in items:
+            done[i] += 1  # each chunk writes only its own slots
+
+    split_over_cores(work, n_items, workers=workers)
+    assert np.array_equal(done, np.ones(n_items, dtype=np.int64))
+
+
+def test_long_loops_run_their_chunks_at_the_same_time() -> None:
+    together = threading.Barrier(3, timeout=10)  # breaks unless three chunks run at once
+
+    def work(items: range) -> None:
+        together.wait()
+
+    split_over_cores(work, 100, workers=3)
+
+
+@pytest.mark.parametrize(
+    ("n_items", "per_thread", "workers", "chunks"),
+    [
+        (20, 8, 3, [range(10), range(10, 20)]),  # two threads' worth of items, not three
+        (4, 8, 3, [range(4)]),  # too short to be worth a thread
+        (100, 1, 1, [range(100)]),
+        (9, 1, 3, [range(3), range(3, 6), range(6, 9)]),
+    ],
+)
+def test_chunks_are_contiguous_and_sized_by_per_thread(
+    n_items: int, per_thread: int, workers: int, chunks: list[range]
+) -> None:
+    seen: list[tuple[range, str]] = []
+    lock = threading.Lock()
+
+    def work(items: range) -> None:
+        with lock:
+            seen.append((items, threading.current_thread().name))
+
+    split_over_cores(work, n_items, per_thread=per_thread, workers=workers)
+    assert sorted((r for r, _ in seen), key=lambda r: r.start) == chunks
+    first = next(name for r, name in seen if r.start == 0)
+    assert first == threading.current_thread().name  # the caller takes the first chunk
+
+
+def test_an_error_in_any_chunk_is_raised() -> None:
+    def work(items: range) -> None:
+        if 90 in items:
+            raise ValueError("item 90 failed")
+
+    with pytest.raises(ValueError, match="item 90"):
+        split_over_cores(work, 100, workers=4)
+
+
+def test_available_cores_is_positive() -> None:
+    assert available_cores() >= 1
