@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from medsyn.evaluate._parallel import available_cores, split_over_cores
+from medsyn.evaluate._parallel import available_cores, cores_for, map_over_cores, split_over_cores
 
 
 @settings(max_examples=60, deadline=None)
@@ -23,6 +23,21 @@ def test_every_item_is_done_once(n_items: int, workers: int) -> None:
 
     split_over_cores(work, n_items, workers=workers)
     assert np.array_equal(done, np.ones(n_items, dtype=np.int64))
+
+
+@settings(max_examples=40, deadline=None)
+@given(n_items=st.integers(0, 120), workers=st.integers(1, 5), per_thread=st.integers(1, 10))
+def test_map_keeps_the_order_of_the_items(n_items: int, workers: int, per_thread: int) -> None:
+    out = map_over_cores(lambda i: i * i, n_items, per_thread=per_thread, workers=workers)
+    assert out == [i * i for i in range(n_items)]
+
+
+def test_small_tables_stay_on_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    import medsyn.evaluate._parallel as parallel
+
+    monkeypatch.setattr(parallel, "available_cores", lambda: 4)
+    assert cores_for(parallel.PARALLEL_RECORDS - 1) == 1
+    assert cores_for(parallel.PARALLEL_RECORDS) == 4
 
 
 def test_long_loops_run_their_chunks_at_the_same_time() -> None:

@@ -13,8 +13,11 @@ import itertools
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar, cast
 
-__all__ = ["PARALLEL_RECORDS", "available_cores", "cores_for", "split_over_cores"]
+__all__ = ["PARALLEL_RECORDS", "available_cores", "cores_for", "map_over_cores", "split_over_cores"]
+
+T = TypeVar("T")
 
 #: Records per side from which the evaluation's loops split over cores. Below it each item is so
 #: short that the threads spend longer handing the GIL to each other than they save (the quality
@@ -56,3 +59,17 @@ def split_over_cores(
         work(chunks[0])
         for future in futures:
             future.result()
+
+
+def map_over_cores(
+    item: Callable[[int], T], n_items: int, *, per_thread: int = 1, workers: int | None = None
+) -> list[T]:
+    """``[item(i) for i in range(n_items)]``, the items split over cores as :func:`split_over_cores` does."""
+    out: list[T | None] = [None] * n_items
+
+    def work(chosen: range) -> None:
+        for i in chosen:
+            out[i] = item(i)
+
+    split_over_cores(work, n_items, per_thread=per_thread, workers=workers)
+    return cast("list[T]", out)

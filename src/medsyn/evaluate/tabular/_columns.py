@@ -41,12 +41,13 @@ import numpy as np
 from medsyn.data.schema import Field
 from medsyn.evaluate._encode import ColumnCodes, distinct_ranks, is_numeric_field
 from medsyn.evaluate._inputs import EvalInputs, Side
-from medsyn.evaluate._parallel import cores_for, split_over_cores
+from medsyn.evaluate._parallel import map_over_cores
 from medsyn.evaluate.tabular._common import (
     BootstrapWeights,
     TabularMetric,
     centred,
     column_numbers,
+    loop_workers,
     numeric_fields,
     one_blas_thread,
     replicate_counts,
@@ -227,16 +228,10 @@ class _PerColumn(TabularMetric):
         values: list[float] = []
         replicable: list[_Replicable | None] = []
         fields = self.fields(inputs)
-        columns: list[_ColumnValue | None] = [None] * len(fields)
-
-        def measure(chosen: range) -> None:
-            for i in chosen:
-                columns[i] = self._column(inputs, fields[i], wr, ws)
-
-        records = max(len(inputs.frame("real")), len(inputs.frame("synthetic")))
-        split_over_cores(measure, len(fields), workers=cores_for(records))  # columns are independent
+        columns = map_over_cores(  # columns are independent: each core measures a run of them
+            lambda i: self._column(inputs, fields[i], wr, ws), len(fields), workers=loop_workers(inputs)
+        )
         for f, col in zip(fields, columns, strict=True):
-            assert col is not None
             if math.isnan(col.value):
                 items.append(skipped_item(f.name, col.note))
                 continue

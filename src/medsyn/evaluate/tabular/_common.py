@@ -42,6 +42,7 @@ __all__ = [
     "category_fields",
     "centred",
     "column_numbers",
+    "loop_workers",
     "numeric_fields",
     "one_blas_thread",
     "replicate_counts",
@@ -126,6 +127,11 @@ def category_fields(inputs: EvalInputs) -> list[Field]:
 def shared_codes(inputs: EvalInputs, f: Field, bins: int) -> ColumnCodes:
     """The evaluation's codes of a column; ``bins`` only matters for numbers (categories are cached once)."""
     return inputs.codes(f.name, bins=bins if is_numeric_field(f) else DEFAULT_BINS)
+
+
+def loop_workers(inputs: EvalInputs) -> int:
+    """Threads for a loop over the columns, pairs or replicates of the real and synthetic tables."""
+    return cores_for(max(len(inputs.frame("real")), len(inputs.frame("synthetic"))))
 
 
 def column_numbers(inputs: EvalInputs, side: Side, name: str) -> np.ndarray:
@@ -232,7 +238,8 @@ def _record_counts(inputs: EvalInputs, side: Side) -> np.ndarray:
         overflow: list[int] = []
 
         def draw(b: int) -> np.ndarray:
-            # bincount of an int32 array converts it slowly: widen first (3x faster at 50k)
+            # bincount converts an int32 array slowly: widened first, drawing and counting at 50k
+            # records take 0.06 s per side instead of 0.10 s
             return np.bincount(inputs.resample(side, b).astype(np.intp, copy=False), minlength=n)
 
         def fill(replicates: range) -> None:

@@ -34,12 +34,13 @@ import numpy as np
 
 from medsyn.evaluate._encode import ColumnCodes
 from medsyn.evaluate._inputs import EvalInputs
-from medsyn.evaluate._parallel import cores_for, split_over_cores
+from medsyn.evaluate._parallel import map_over_cores
 from medsyn.evaluate.tabular._common import (
     BootstrapWeights,
     TabularMetric,
     centred,
     column_numbers,
+    loop_workers,
     numeric_fields,
     one_blas_thread,
     replicate_counts,
@@ -319,31 +320,22 @@ def pair_tables(
         fields = inputs.feature_fields()
         names = tuple(f.name for f in fields)
         pairs, total = select_pairs(names, max_pairs, inputs.rng("tabular-pairs"))
-        slots: list[ColumnCodes | None] = [None] * len(fields)
-
-        def encode(chosen: range) -> None:
-            for i in chosen:
-                slots[i] = shared_codes(inputs, fields[i], bins)
-
-        workers = cores_for(max(len(inputs.frame("real")), len(inputs.frame("synthetic"))))
-        split_over_cores(encode, len(fields), workers=workers)  # each core codes a run of the columns
-        codes = [c for c in slots if c is not None]
+        workers = loop_workers(inputs)
+        codes = map_over_cores(lambda i: shared_codes(inputs, fields[i], bins), len(fields), workers=workers)
         wr = replicate_weights(inputs, "real", bootstrap_records)
         ws = replicate_weights(inputs, "synthetic", bootstrap_records)
         n_pairs = len(pairs)
-        tv = np.empty(n_pairs)
-        joint_of: list[_Joint | None] = [None] * n_pairs
 
-        def tabulate(chosen: range) -> None:
-            for p in chosen:
-                ca, cb = codes[pairs[p][0]], codes[pairs[p][1]]
-                n_a, n_b = len(ca.labels), len(cb.labels)
-                joint, cells = _full_pair(ca.codes[0], cb.codes[0], ca.codes[1], cb.codes[1], n_a, n_b)
-                tv[p] = 0.5 * np.abs(joint[0] / joint[0].sum() - joint[1] / joint[1].sum()).sum()
-                joint_of[p] = _Joint((joint,), cells, n_a, n_b)
+        def tabulate(p: int) -> tuple[float, _Joint]:
+            ca, cb = codes[pairs[p][0]], codes[pairs[p][1]]
+            n_a, n_b = len(ca.labels), len(cb.labels)
+            joint, cells = _full_pair(ca.codes[0], cb.codes[0], ca.codes[1], cb.codes[1], n_a, n_b)
+            tv = 0.5 * np.abs(joint[0] / joint[0].sum() - joint[1] / joint[1].sum()).sum()
+            return float(tv), _Joint((joint,), cells, n_a, n_b)
 
-        split_over_cores(tabulate, n_pairs, per_thread=4, workers=workers)  # pairs are independent
-        joints = [j for j in joint_of if j is not None]
+        tabulated = map_over_cores(tabulate, n_pairs, per_thread=4, workers=workers)  # pairs are independent
+        tv = np.array([t for t, _ in tabulated], dtype=np.float64)
+        joints = [j for _, j in tabulated]
         replicated = _replicate_subset(n_pairs, inputs)
         t_rep, replicate_joints = _replicate_pairs(
             [(codes[pairs[p][0]], codes[pairs[p][1]]) for p in replicated], wr, ws
