@@ -85,3 +85,39 @@ def test_an_error_in_any_chunk_is_raised() -> None:
 
 def test_available_cores_is_positive() -> None:
     assert available_cores() >= 1
+
+
+def test_a_scorecard_is_the_same_whatever_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every metric whose loops split over cores (and their per-group twins) gives the same
+    values, intervals and replicates on one thread and on several, on a real table."""
+    import medsyn.evaluate._parallel as parallel
+    from medsyn.evaluate import evaluate
+    from tests.evaluate.tabular.conftest import ACTG, halves, real_table
+
+    real, syn = halves(real_table(ACTG), size=500)
+    names = [
+        "ks_statistic",
+        "wasserstein",
+        "total_variation",
+        "jensen_shannon",
+        "correlation_difference",
+        "contingency_similarity",
+        "mutual_information_difference",
+        "category_coverage",
+        "ks_statistic_by_group",
+        "contingency_similarity_by_group",
+    ]
+
+    def card() -> list[tuple[str, float, tuple[float, float] | None, tuple[float, ...]]]:
+        sc = evaluate(real, syn, metrics=names, protected=["gender"], n_bootstrap=24)
+        assert not sc.errors
+        return [(r.metric, r.value, r.ci, r.replicates) for r in sc.results]
+
+    monkeypatch.setattr(parallel, "available_cores", lambda: 1)
+    alone = card()
+    monkeypatch.setattr(parallel, "available_cores", lambda: 3)
+    monkeypatch.setattr(parallel, "PARALLEL_RECORDS", 0)
+    split = card()
+    assert split == alone
+    assert all(not np.isnan(value) for _, value, _, _ in alone)
+    assert sum(len(replicates) == 24 for *_, replicates in alone) >= 7  # the replicates were compared too
