@@ -121,3 +121,63 @@ def test_a_scorecard_is_the_same_whatever_the_cores(monkeypatch: pytest.MonkeyPa
     assert split == alone
     assert all(not np.isnan(value) for _, value, _, _ in alone)
     assert sum(len(replicates) == 24 for *_, replicates in alone) >= 7  # the replicates were compared too
+
+
+def test_one_blas_thread_limits_blas_and_restores_it() -> None:
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from medsyn.evaluate._parallel import one_blas_thread
+
+    def blas_threads() -> set[int]:
+        return {int(i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"}
+
+    if not blas_threads():
+        pytest.skip("no BLAS library is loaded")
+    with threadpool_limits(limits=2, user_api="blas"):
+        with one_blas_thread():
+            assert blas_threads() == {1}
+            with one_blas_thread():  # nested: still one
+                assert blas_threads() == {1}
+            assert blas_threads() == {1}  # the inner exit does not lift the outer limit
+        assert blas_threads() == {2}
+
+
+def test_overlapping_uses_of_one_blas_thread_share_one_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thread A enters, thread B enters, A leaves while B still works, then B leaves: the limit is
+    set once (by A) and restored once (by B, the last out), so B keeps it throughout."""
+    import medsyn.evaluate._parallel as parallel
+
+    events: list[str] = []
+
+    class _Limiter:
+        def restore_original_limits(self) -> None:
+            events.append("restore")
+
+    class _Controller:
+        def limit(self, *, limits: int, user_api: str) -> _Limiter:
+            events.append(f"limit {limits} {user_api}")
+            return _Limiter()
+
+    monkeypatch.setattr(parallel, "_blas", _Controller)
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def thread_a() -> None:
+        with parallel.one_blas_thread():
+            a_in.set()
+            assert b_in.wait(10)
+        events.append("A out")
+        a_out.set()
+
+    def thread_b() -> None:
+        assert a_in.wait(10)
+        with parallel.one_blas_thread():
+            b_in.set()
+            assert a_out.wait(10)
+            events.append("B still in")
+
+    threads = [threading.Thread(target=thread_a), threading.Thread(target=thread_b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert events == ["limit 1 blas", "A out", "B still in", "restore"]

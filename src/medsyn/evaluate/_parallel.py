@@ -1,4 +1,4 @@
-"""Splitting independent numpy work over the cores this process may use, in threads.
+"""Splitting independent numpy work over the cores this process may use, in threads; BLAS on one thread.
 
 The evaluation's heavy steps are loops of independent numpy calls (a bootstrap replicate, a pair
 of columns) whose kernels release the GIL: random draws, counting, array arithmetic. Threads
@@ -9,13 +9,25 @@ does not depend on the number of threads or on their order.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar, cast
+from contextlib import contextmanager
+from typing import Any, TypeVar, cast
 
-__all__ = ["PARALLEL_RECORDS", "available_cores", "cores_for", "map_over_cores", "split_over_cores"]
+from threadpoolctl import ThreadpoolController
+
+__all__ = [
+    "PARALLEL_RECORDS",
+    "available_cores",
+    "cores_for",
+    "map_over_cores",
+    "one_blas_thread",
+    "split_over_cores",
+]
 
 T = TypeVar("T")
 
@@ -73,3 +85,40 @@ def map_over_cores(
 
     split_over_cores(work, n_items, per_thread=per_thread, workers=workers)
     return cast("list[T]", out)
+
+
+# -- BLAS threads -------------------------------------------------------------------------------
+_BLAS_LOCK = threading.Lock()
+_blas_users = 0
+_blas_limiter: Any = None
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    """The BLAS libraries loaded so far, found once (finding them takes tens of ms)."""
+    return ThreadpoolController()
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """BLAS on one thread while inside: the replicate products are short, and on a shared machine
+    a second BLAS thread spins for CPU time that another process needs.
+
+    BLAS has one setting for the whole process, so uses that overlap (nested, or in threads of
+    :func:`split_over_cores`) share it: the first in sets one thread, the last out restores what
+    was there. (A plain ``threadpool_limits`` per use would let the first out lift the limit under
+    the others, and the last out leave BLAS on one thread for good.)
+    """
+    global _blas_users, _blas_limiter
+    with _BLAS_LOCK:
+        if _blas_users == 0:
+            _blas_limiter = _blas().limit(limits=1, user_api="blas")
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None

@@ -20,19 +20,17 @@ from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import ClassVar
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from medsyn.data.dataset import Modality
 from medsyn.data.schema import Field
 from medsyn.evaluate._base import EvalMetric
 from medsyn.evaluate._encode import ColumnCodes, is_numeric_field, numeric_values
 from medsyn.evaluate._inputs import EvalInputs, Side, percentile_ci
-from medsyn.evaluate._parallel import cores_for, split_over_cores
+from medsyn.evaluate._parallel import cores_for, one_blas_thread, split_over_cores
 from medsyn.metric import Detail, Direction, ItemResult, MetricResult, Status
 
 __all__ = [
@@ -62,8 +60,6 @@ _SIDE_INDEX: dict[Side, int] = {"real": 0, "synthetic": 1, "holdout": 2}
 #: Replicates × records up to which every record's multiplicities are counted once per side (one
 #: byte each: 32 MB), so that every sample size a metric asks for slices the same counts.
 _FULL_COUNTS_CELLS = 32_000_000
-#: The BLAS libraries loaded with numpy and scipy, found once (finding them takes tens of ms).
-_BLAS = ThreadpoolController()
 #: Whole numbers up to this are exact in single precision (each replicate draws ``n`` records).
 _EXACT_SINGLE = 2**24
 #: One-hot entries (records × columns) of one sparse product in :func:`replicate_counts`: a group
@@ -268,14 +264,6 @@ def weighted_counts(codes: np.ndarray, weights: np.ndarray, n_codes: int) -> np.
     offsets = (np.arange(rows) * n_codes)[:, None] + codes[None, :]
     counts: np.ndarray = np.bincount(offsets.ravel(), weights=weights.ravel(), minlength=rows * n_codes)
     return counts.reshape(rows, n_codes)
-
-
-@contextmanager
-def one_blas_thread() -> Iterator[None]:
-    """BLAS on one thread for the replicate products: they are short, and on a shared machine a
-    second BLAS thread spins for CPU time that another process needs."""
-    with _BLAS.limit(limits=1, user_api="blas"):
-        yield
 
 
 def replicate_counts(
