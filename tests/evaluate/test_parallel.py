@@ -123,6 +123,32 @@ def test_a_scorecard_is_the_same_whatever_the_cores(monkeypatch: pytest.MonkeyPa
     assert sum(len(replicates) == 24 for *_, replicates in alone) >= 7  # the replicates were compared too
 
 
+def test_model_fits_side_by_side_give_the_same_scorecard(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Utility and augmentation fits run side by side in threads (each limiting its own OpenMP):
+    nothing may change."""
+    import medsyn.evaluate._parallel as parallel
+    from medsyn.evaluate import evaluate
+    from tests.evaluate.tabular.conftest import ACTG, halves, real_table
+
+    real, rest = halves(real_table(ACTG), size=700)
+    syn, hold = halves(rest)
+    names = ["tstr_utility", "augmentation_gain", "feature_importance_agreement"]
+
+    def card() -> list[tuple[str, float, tuple[float, float] | None, tuple[float, ...]]]:
+        sc = evaluate(real, syn, hold, metrics=names, target="cens", n_bootstrap=12)
+        assert not sc.errors
+        return [(r.metric, r.value, r.ci, r.replicates) for r in sc.results]
+
+    monkeypatch.setattr(parallel, "available_cores", lambda: 1)
+    alone = card()
+    monkeypatch.setattr(parallel, "available_cores", lambda: 3)
+    monkeypatch.setattr(parallel, "PARALLEL_RECORDS", 0)
+    split = card()
+    assert split == alone
+    assert [m for m, *_ in alone] == names
+    assert all(not np.isnan(value) for _, value, _, _ in alone)
+
+
 def test_one_blas_thread_limits_blas_and_restores_it() -> None:
     from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -158,7 +184,7 @@ def test_overlapping_uses_of_one_blas_thread_share_one_limit(monkeypatch: pytest
             events.append(f"limit {limits} {user_api}")
             return _Limiter()
 
-    monkeypatch.setattr(parallel, "_blas", _Controller)
+    monkeypatch.setattr(parallel, "_controller", _Controller)  # records instead of limiting
     a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
 
     def thread_a() -> None:
@@ -181,3 +207,86 @@ def test_overlapping_uses_of_one_blas_thread_share_one_limit(monkeypatch: pytest
     for t in threads:
         t.join()
     assert events == ["limit 1 blas", "A out", "B still in", "restore"]
+
+
+def test_openmp_is_limited_in_each_thread_that_asks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenMP's setting is per thread: two overlapping fits each limit and restore their own,
+    while the process-wide BLAS limit is set once and restored once."""
+    import medsyn.evaluate._parallel as parallel
+
+    events: list[str] = []
+
+    class _Limiter:
+        def __init__(self, what: str) -> None:
+            self.what = what
+
+        def restore_original_limits(self) -> None:
+            events.append(f"restore {self.what} in {threading.current_thread().name}")
+
+    class _Controller:
+        def limit(self, *, limits: int, user_api: str) -> _Limiter:
+            events.append(f"limit {user_api} in {threading.current_thread().name}")
+            return _Limiter(user_api)
+
+    monkeypatch.setattr(parallel, "_controller", _Controller)
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def thread_a() -> None:
+        with parallel.one_native_thread():
+            a_in.set()
+            assert b_in.wait(10)
+        a_out.set()
+
+    def thread_b() -> None:
+        assert a_in.wait(10)
+        with parallel.one_native_thread():
+            b_in.set()
+            assert a_out.wait(10)
+
+    threads = [threading.Thread(target=thread_a, name="A"), threading.Thread(target=thread_b, name="B")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert events == [
+        "limit blas in A",
+        "limit openmp in A",
+        "limit openmp in B",
+        "restore openmp in A",
+        "restore openmp in B",
+        "restore blas in B",
+    ]
+
+
+def test_one_native_thread_limits_openmp_and_blas_and_restores_them() -> None:
+    import sklearn.ensemble  # noqa: F401  (loads the OpenMP runtime its gradient boosting uses)
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from medsyn.evaluate._parallel import one_blas_thread, one_native_thread
+
+    def threads_by_api() -> dict[str, set[int]]:
+        out: dict[str, set[int]] = {}
+        for i in threadpool_info():
+            out.setdefault(i["user_api"], set()).add(int(i["num_threads"]))
+        return out
+
+    if set(threads_by_api()) != {"blas", "openmp"}:
+        pytest.skip("needs both a BLAS library and an OpenMP runtime loaded")
+    with threadpool_limits(limits=2):
+        before = threads_by_api()
+        with one_native_thread():
+            assert threads_by_api() == {"blas": {1}, "openmp": {1}}
+            with one_blas_thread():
+                assert threads_by_api() == {"blas": {1}, "openmp": {1}}
+            assert threads_by_api() == {"blas": {1}, "openmp": {1}}
+        assert threads_by_api() == before == {"blas": {2}, "openmp": {2}}
+        seen: list[set[int]] = []
+
+        def worker() -> None:  # OpenMP's setting is the worker's own: it must be limited there
+            with one_native_thread():
+                seen.append(threads_by_api()["openmp"])
+
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join()
+        assert seen == [{1}]

@@ -9,9 +9,9 @@ does not depend on the number of threads or on their order.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +26,7 @@ __all__ = [
     "cores_for",
     "map_over_cores",
     "one_blas_thread",
+    "one_native_thread",
     "split_over_cores",
 ]
 
@@ -87,38 +88,57 @@ def map_over_cores(
     return cast("list[T]", out)
 
 
-# -- BLAS threads -------------------------------------------------------------------------------
+# -- native thread pools (BLAS, OpenMP) ----------------------------------------------------------
+# OpenBLAS has one thread setting for the whole process, so BLAS limits that overlap (nested, or
+# in the threads of split_over_cores) share one: the first holder sets it, the last one out
+# restores what was there. (A threadpoolctl limit per use would let the first one out lift the
+# limit from under the others, and the last one out leave BLAS limited for good.) OpenMP's
+# setting belongs to each thread, so each thread limits and restores its own.
 _BLAS_LOCK = threading.Lock()
-_blas_users = 0
+_blas_holders = 0
 _blas_limiter: Any = None
+_found: tuple[int, ThreadpoolController] | None = None
 
 
-@functools.cache
-def _blas() -> ThreadpoolController:
-    """The BLAS libraries loaded so far, found once (finding them takes tens of ms)."""
-    return ThreadpoolController()
+def _controller() -> ThreadpoolController:
+    """The BLAS libraries and OpenMP runtimes loaded so far.
+
+    Finding them scans the loaded libraries (~5 ms), so the answer is kept until Python imports
+    another module (which may load another BLAS, e.g. SciPy's beside numpy's, or an OpenMP runtime).
+    """
+    global _found
+    modules = len(sys.modules)
+    if _found is None or _found[0] != modules:
+        _found = (modules, ThreadpoolController())
+    return _found[1]
 
 
 @contextmanager
 def one_blas_thread() -> Iterator[None]:
     """BLAS on one thread while inside: the replicate products are short, and on a shared machine
-    a second BLAS thread spins for CPU time that another process needs.
-
-    BLAS has one setting for the whole process, so uses that overlap (nested, or in threads of
-    :func:`split_over_cores`) share it: the first in sets one thread, the last out restores what
-    was there. (A plain ``threadpool_limits`` per use would let the first out lift the limit under
-    the others, and the last out leave BLAS on one thread for good.)
-    """
-    global _blas_users, _blas_limiter
+    a second BLAS thread spins for CPU time that another process needs."""
+    global _blas_holders, _blas_limiter
     with _BLAS_LOCK:
-        if _blas_users == 0:
-            _blas_limiter = _blas().limit(limits=1, user_api="blas")
-        _blas_users += 1
+        _blas_holders += 1
+        if _blas_holders == 1:
+            _blas_limiter = _controller().limit(limits=1, user_api="blas")
     try:
         yield
     finally:
         with _BLAS_LOCK:
-            _blas_users -= 1
-            if _blas_users == 0:
+            _blas_holders -= 1
+            if _blas_holders == 0:
                 _blas_limiter.restore_original_limits()
                 _blas_limiter = None
+
+
+@contextmanager
+def one_native_thread() -> Iterator[None]:
+    """BLAS and (in this thread) OpenMP on one thread while inside: for model fits, which run side
+    by side in threads instead (spinning OpenMP threads on a busy machine cost many times the fit)."""
+    with one_blas_thread():
+        limiter = _controller().limit(limits=1, user_api="openmp")
+        try:
+            yield
+        finally:
+            limiter.restore_original_limits()

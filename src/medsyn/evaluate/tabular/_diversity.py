@@ -29,6 +29,7 @@ import numpy as np
 from medsyn.evaluate._encode import MISSING, OTHER, numeric_values
 from medsyn.evaluate._inputs import EvalInputs
 from medsyn.evaluate._neighbors import nearest
+from medsyn.evaluate._parallel import one_native_thread
 from medsyn.evaluate.tabular._columns import BOOTSTRAP_RECORDS
 from medsyn.evaluate.tabular._common import (
     TabularMetric,
@@ -252,7 +253,6 @@ def mode_collapse_indicators(
 
     def compute() -> ModeCollapseIndicators:
         from sklearn.cluster import KMeans
-        from threadpoolctl import threadpool_limits
 
         rng = inputs.rng("mode_collapse")
         dup_r = _duplicate_share(inputs.matrix("real"), np.random.default_rng(inputs.seed))
@@ -264,7 +264,7 @@ def mode_collapse_indicators(
         k = modes if modes is not None else int(min(20, max(2, len(real) // 100)))
         distinct = int(len(real) * (1.0 - _duplicate_share(real, np.random.default_rng(inputs.seed))))
         k = max(1, min(k, distinct))
-        with threadpool_limits(limits=1):
+        with one_native_thread():
             centres = (
                 KMeans(n_clusters=k, n_init=3, random_state=int(rng.integers(2**31 - 1))).fit(real).cluster_centers_
             )

@@ -17,16 +17,17 @@ for regression. The ratio of two skills is the utility ratio.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from medsyn.data.schema import FieldType
 from medsyn.evaluate._encode import category_labels, numeric_values
 from medsyn.evaluate._inputs import EvalInputs
+from medsyn.evaluate._parallel import one_native_thread
 
 __all__ = ["MAX_TEST", "MAX_TRAIN", "MODEL_FAMILIES", "PredictionTask", "auc", "prediction_task", "skill"]
 
@@ -213,7 +214,8 @@ def fit_family(family: str, task: PredictionTask, x: np.ndarray, y: np.ndarray, 
     return model
 
 
-def single_threaded() -> threadpool_limits:
+def single_threaded() -> AbstractContextManager[None]:
     """OpenMP/BLAS on one thread: at ≤ 50k rows threads gain little and, when processes share
-    the cores (parallel tests, a busy server), spinning OpenMP threads cost many times the fit."""
-    return threadpool_limits(limits=1)
+    the cores (parallel tests, a busy server), spinning OpenMP threads cost many times the fit.
+    Fits run side by side in threads instead (:func:`medsyn.evaluate._parallel.map_over_cores`)."""
+    return one_native_thread()
