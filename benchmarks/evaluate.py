@@ -338,36 +338,56 @@ def not_run_reason(
     return None, est
 
 
-def run_unit(tool: str, python: Path, unit: str, spec_path: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """Run one unit ``--repeat`` times (each in a fresh process); medians of the times and peaks."""
-    runs = []
-    timeout = args.scorecard_timeout if unit == "scorecard" else args.timeout
+Job = tuple[str, Path, str]  # (tool, its python, unit)
+
+
+def run_interleaved(jobs: list[Job], spec_path: Path, args: argparse.Namespace) -> dict[Job, dict[str, Any]]:
+    """Run each job ``--repeat`` times, each run in a fresh process, taking turns (A B A B …).
+
+    Taking turns puts the anchor's runs and ours in the same stretches of the machine's speed,
+    which on a shared VM drifts over minutes: in blocks (all of A, then all of B) one tool can
+    land in a slow stretch and the other in a fast one. Medians of the times and peaks.
+    """
+    runs: dict[Job, list[dict[str, Any]]] = {job: [] for job in jobs}
+    failed: dict[Job, dict[str, Any]] = {}
     for i in range(args.repeat):
-        log(f"{tool}: {unit} ({spec_path.stem}, run {i + 1}/{args.repeat})")
-        res = run_runner(python, RUNNER[tool], ["--spec", str(spec_path), "--unit", unit], timeout)
-        res.setdefault("tool", tool)
-        runs.append(res)
-        if failure(res):
-            log(f"{tool}: {unit}: {failure(res)}")
-            return res
-        log(f"{tool}: {unit} {res['work_s']:.2f} s, peak {res['peak_mb']:.0f} MB")
+        for job in jobs:
+            if job in failed:
+                continue
+            tool, python, unit = job
+            timeout = args.scorecard_timeout if unit == "scorecard" else args.timeout
+            log(f"{tool}: {unit} ({spec_path.stem}, run {i + 1}/{args.repeat})")
+            res = run_runner(python, RUNNER[tool], ["--spec", str(spec_path), "--unit", unit], timeout)
+            res.setdefault("tool", tool)
+            if failure(res):
+                log(f"{tool}: {unit}: {failure(res)}")
+                failed[job] = res
+                continue
+            runs[job].append(res)
+            log(f"{tool}: {unit} {res['work_s']:.2f} s, peak {res['peak_mb']:.0f} MB")
+    return {job: failed.get(job) or _medians(runs[job]) for job in jobs}
+
+
+def _medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
     out = dict(runs[-1])
     for key in ("work_s", "cpu_s", "peak_mb", "work_mb", "rss_work_start_mb", "load_s", "rss_base_mb"):
         values = [r[key] for r in runs if isinstance(r.get(key), int | float)]
         if values:
             out[key] = statistics.median(values)
     if len(runs) > 1:
-        out["runs"] = [{k: r.get(k) for k in ("work_s", "peak_mb", "work_mb")} for r in runs]
+        out["runs"] = [{k: r.get(k) for k in ("work_s", "cpu_s", "peak_mb", "work_mb")} for r in runs]
     return out
 
 
 def run_size(
     rows: int, spec_path: Path, pythons: dict[str, Path | None], args: argparse.Namespace, history: dict[Any, Any]
 ) -> dict[str, dict[str, Any]]:
-    """Every chosen unit at one size: {tool: {unit: result}}."""
+    """Every chosen unit at one size: {tool: {unit: result}}; each anchor's runs take turns with ours."""
     results: dict[str, dict[str, Any]] = {t: {} for t in pythons}
+    ours = pythons.get("medsyn")
     for v in VERSUS:
         python = pythons.get(v.tool)
+        jobs: list[Job] = []
         ran_theirs = False
         for unit in v.theirs:
             if python is None:
@@ -379,17 +399,17 @@ def run_size(
             if why is not None:
                 results[v.tool][unit] = {"tool": v.tool, "not_run": why, "estimate_s": est}
                 continue
-            res = run_unit(v.tool, python, unit, spec_path, args)
-            results[v.tool][unit] = res
-            ran_theirs = True
-            if "work_s" in res and not failure(res):
-                history.setdefault((v.tool, unit), []).append((rows, res["work_s"]))
-        ours = pythons.get("medsyn")
-        if ours is not None and (ran_theirs or rows <= args.ours_alone_max):
-            results["medsyn"][v.ours] = run_unit("medsyn", ours, v.ours, spec_path, args)
-    ours = pythons.get("medsyn")
+            jobs.append((v.tool, python, unit))
+        if ours is not None and (jobs or ran_theirs or rows <= args.ours_alone_max):
+            jobs.append(("medsyn", ours, v.ours))
+        for (tool, _, unit), res in run_interleaved(jobs, spec_path, args).items():
+            results[tool][unit] = res
+            if tool != "medsyn" and "work_s" in res and not failure(res):
+                history.setdefault((tool, unit), []).append((rows, res["work_s"]))
     if ours is not None and not args.skip_scorecard:
-        results["medsyn"]["scorecard"] = run_unit("medsyn", ours, "scorecard", spec_path, args)
+        results["medsyn"]["scorecard"] = run_interleaved([("medsyn", ours, "scorecard")], spec_path, args)[
+            ("medsyn", ours, "scorecard")
+        ]
     return results
 
 
@@ -453,11 +473,8 @@ def run_signals(pythons: dict[str, Path | None], args: argparse.Namespace, notes
     _write(spec_path, spec)
     out: dict[str, dict[str, Any]] = {t: {} for t in pythons}
     n = meta["records"]
-    for tool in ("pymdma", "medsyn"):
-        python = pythons.get(tool)
-        if python is None:
-            continue
-        r = run_unit(tool, python, "dtw", spec_path, args)
+    jobs = [(tool, python, "dtw") for tool in ("pymdma", "medsyn") if (python := pythons.get(tool)) is not None]
+    for (tool, _, _), r in run_interleaved(jobs, spec_path, args).items():
         if ok(r):
             vals = r["values"]
             if tool == "pymdma":
