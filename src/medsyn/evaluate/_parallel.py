@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, TypeVar, cast
 
 from threadpoolctl import ThreadpoolController
@@ -97,31 +97,27 @@ def map_over_cores(
 _BLAS_LOCK = threading.Lock()
 _blas_holders = 0
 _blas_limiter: Any = None
-_found: tuple[int, ThreadpoolController] | None = None
+#: The thread pools found, and how many modules Python had then. Found once at import (numpy's
+#: BLAS, which runs our matrix products); looked up again for model fits when modules were imported
+#: since, as fits also use SciPy's BLAS and OpenMP. A lookup scans every loaded library (5–30 ms),
+#: so the short replicate products never pay for one.
+_found: tuple[int, ThreadpoolController] = (len(sys.modules), ThreadpoolController())
 
 
-def _controller() -> ThreadpoolController:
-    """The BLAS libraries and OpenMP runtimes loaded so far.
-
-    Finding them scans the loaded libraries (~5 ms), so the answer is kept until Python imports
-    another module (which may load another BLAS, e.g. SciPy's beside numpy's, or an OpenMP runtime).
-    """
+def _controller(*, refresh: bool) -> ThreadpoolController:
     global _found
-    modules = len(sys.modules)
-    if _found is None or _found[0] != modules:
-        _found = (modules, ThreadpoolController())
+    if refresh and _found[0] != len(sys.modules):
+        _found = (len(sys.modules), ThreadpoolController())
     return _found[1]
 
 
 @contextmanager
-def one_blas_thread() -> Iterator[None]:
-    """BLAS on one thread while inside: the replicate products are short, and on a shared machine
-    a second BLAS thread spins for CPU time that another process needs."""
+def _blas_held(*, refresh: bool) -> Iterator[None]:
     global _blas_holders, _blas_limiter
     with _BLAS_LOCK:
         _blas_holders += 1
         if _blas_holders == 1:
-            _blas_limiter = _controller().limit(limits=1, user_api="blas")
+            _blas_limiter = _controller(refresh=refresh).limit(limits=1, user_api="blas")
     try:
         yield
     finally:
@@ -132,12 +128,18 @@ def one_blas_thread() -> Iterator[None]:
                 _blas_limiter = None
 
 
+def one_blas_thread() -> AbstractContextManager[None]:
+    """BLAS on one thread while inside: the replicate products are short, and on a shared machine
+    a second BLAS thread spins for CPU time that another process needs."""
+    return _blas_held(refresh=False)
+
+
 @contextmanager
 def one_native_thread() -> Iterator[None]:
     """BLAS and (in this thread) OpenMP on one thread while inside: for model fits, which run side
     by side in threads instead (spinning OpenMP threads on a busy machine cost many times the fit)."""
-    with one_blas_thread():
-        limiter = _controller().limit(limits=1, user_api="openmp")
+    with _blas_held(refresh=True):
+        limiter = _controller(refresh=True).limit(limits=1, user_api="openmp")
         try:
             yield
         finally:
