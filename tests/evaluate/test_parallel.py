@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from medsyn.evaluate import Scorecard
 from medsyn.evaluate._parallel import available_cores, cores_for, map_over_cores, split_over_cores
 
 
@@ -87,10 +89,28 @@ def test_available_cores_is_positive() -> None:
     assert available_cores() >= 1
 
 
+Card = list[tuple[str, float, tuple[float, float] | None, tuple[float, ...]]]
+
+
+def _alone_and_split(monkeypatch: pytest.MonkeyPatch, run: Callable[[], Scorecard]) -> tuple[Card, Card]:
+    """Every result of ``run()`` on one thread, then with every loop split over three."""
+    import medsyn.evaluate._parallel as parallel
+
+    def card() -> Card:
+        sc = run()
+        assert not sc.errors
+        return [(r.metric, r.value, r.ci, r.replicates) for r in sc.results]
+
+    monkeypatch.setattr(parallel, "available_cores", lambda: 1)
+    alone = card()
+    monkeypatch.setattr(parallel, "available_cores", lambda: 3)
+    monkeypatch.setattr(parallel, "PARALLEL_RECORDS", 0)
+    return alone, card()
+
+
 def test_a_scorecard_is_the_same_whatever_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every metric whose loops split over cores (and their per-group twins) gives the same
     values, intervals and replicates on one thread and on several, on a real table."""
-    import medsyn.evaluate._parallel as parallel
     from medsyn.evaluate import evaluate
     from tests.evaluate.tabular.conftest import ACTG, halves, real_table
 
@@ -108,16 +128,9 @@ def test_a_scorecard_is_the_same_whatever_the_cores(monkeypatch: pytest.MonkeyPa
         "contingency_similarity_by_group",
     ]
 
-    def card() -> list[tuple[str, float, tuple[float, float] | None, tuple[float, ...]]]:
-        sc = evaluate(real, syn, metrics=names, protected=["gender"], n_bootstrap=24)
-        assert not sc.errors
-        return [(r.metric, r.value, r.ci, r.replicates) for r in sc.results]
-
-    monkeypatch.setattr(parallel, "available_cores", lambda: 1)
-    alone = card()
-    monkeypatch.setattr(parallel, "available_cores", lambda: 3)
-    monkeypatch.setattr(parallel, "PARALLEL_RECORDS", 0)
-    split = card()
+    alone, split = _alone_and_split(
+        monkeypatch, lambda: evaluate(real, syn, metrics=names, protected=["gender"], n_bootstrap=24)
+    )
     assert split == alone
     assert all(not np.isnan(value) for _, value, _, _ in alone)
     assert sum(len(replicates) == 24 for *_, replicates in alone) >= 7  # the replicates were compared too
@@ -126,7 +139,6 @@ def test_a_scorecard_is_the_same_whatever_the_cores(monkeypatch: pytest.MonkeyPa
 def test_model_fits_side_by_side_give_the_same_scorecard(monkeypatch: pytest.MonkeyPatch) -> None:
     """Utility and augmentation fits run side by side in threads (each limiting its own OpenMP):
     nothing may change."""
-    import medsyn.evaluate._parallel as parallel
     from medsyn.evaluate import evaluate
     from tests.evaluate.tabular.conftest import ACTG, halves, real_table
 
@@ -134,16 +146,9 @@ def test_model_fits_side_by_side_give_the_same_scorecard(monkeypatch: pytest.Mon
     syn, hold = halves(rest)
     names = ["tstr_utility", "augmentation_gain", "feature_importance_agreement"]
 
-    def card() -> list[tuple[str, float, tuple[float, float] | None, tuple[float, ...]]]:
-        sc = evaluate(real, syn, hold, metrics=names, target="cens", n_bootstrap=12)
-        assert not sc.errors
-        return [(r.metric, r.value, r.ci, r.replicates) for r in sc.results]
-
-    monkeypatch.setattr(parallel, "available_cores", lambda: 1)
-    alone = card()
-    monkeypatch.setattr(parallel, "available_cores", lambda: 3)
-    monkeypatch.setattr(parallel, "PARALLEL_RECORDS", 0)
-    split = card()
+    alone, split = _alone_and_split(
+        monkeypatch, lambda: evaluate(real, syn, hold, metrics=names, target="cens", n_bootstrap=12)
+    )
     assert split == alone
     assert [m for m, *_ in alone] == names
     assert all(not np.isnan(value) for _, value, _, _ in alone)
