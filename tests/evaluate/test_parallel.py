@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import numpy as np
 import pytest
@@ -174,50 +175,9 @@ def test_one_blas_thread_limits_numpys_blas_and_restores_it() -> None:
         assert numpy_blas() == {2}
 
 
-def test_overlapping_uses_of_one_blas_thread_share_one_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Thread A enters, thread B enters, A leaves while B still works, then B leaves: the limit is
-    set once (by A) and restored once (by B, the last out), so B keeps it throughout."""
-    import medsyn.evaluate._parallel as parallel
-
-    events: list[str] = []
-
-    class _Limiter:
-        def restore_original_limits(self) -> None:
-            events.append("restore")
-
-    class _Controller:
-        def limit(self, *, limits: int, user_api: str) -> _Limiter:
-            events.append(f"limit {limits} {user_api}")
-            return _Limiter()
-
-    monkeypatch.setattr(parallel, "_controller", lambda **_: _Controller())  # records instead of limiting
-    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
-
-    def thread_a() -> None:
-        with parallel.one_blas_thread():
-            a_in.set()
-            assert b_in.wait(10)
-        events.append("A out")
-        a_out.set()
-
-    def thread_b() -> None:
-        assert a_in.wait(10)
-        with parallel.one_blas_thread():
-            b_in.set()
-            assert a_out.wait(10)
-            events.append("B still in")
-
-    threads = [threading.Thread(target=thread_a), threading.Thread(target=thread_b)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert events == ["limit 1 blas", "A out", "B still in", "restore"]
-
-
-def test_openmp_is_limited_in_each_thread_that_asks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """OpenMP's setting is per thread: two overlapping fits each limit and restore their own,
-    while the process-wide BLAS limit is set once and restored once."""
+def _overlapping(monkeypatch: pytest.MonkeyPatch, hold: Callable[[], AbstractContextManager[None]]) -> list[str]:
+    """Threads A and B hold ``hold()`` overlapping (A in, B in, A out, B out) under a controller
+    that records each limit and restore, and in which thread, instead of applying it."""
     import medsyn.evaluate._parallel as parallel
 
     events: list[str] = []
@@ -231,34 +191,59 @@ def test_openmp_is_limited_in_each_thread_that_asks(monkeypatch: pytest.MonkeyPa
 
     class _Controller:
         def limit(self, *, limits: int, user_api: str) -> _Limiter:
-            events.append(f"limit {user_api} in {threading.current_thread().name}")
+            events.append(f"limit {user_api} to {limits} in {threading.current_thread().name}")
             return _Limiter(user_api)
 
     monkeypatch.setattr(parallel, "_controller", lambda **_: _Controller())
     a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
 
     def thread_a() -> None:
-        with parallel.one_native_thread():
+        with hold():
             a_in.set()
-            assert b_in.wait(10)
+            b_in.wait(10)
+        events.append("A out")
         a_out.set()
 
     def thread_b() -> None:
-        assert a_in.wait(10)
-        with parallel.one_native_thread():
+        a_in.wait(10)
+        with hold():
             b_in.set()
-            assert a_out.wait(10)
+            a_out.wait(10)
+            events.append("B still in")
 
     threads = [threading.Thread(target=thread_a, name="A"), threading.Thread(target=thread_b, name="B")]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert events == [
-        "limit blas in A",
-        "limit openmp in A",
-        "limit openmp in B",
+    return events
+
+
+def test_overlapping_uses_of_one_blas_thread_share_one_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process-wide BLAS limit is set once (by A, the first in) and restored once (by B, the
+    last out), so B keeps it after A leaves."""
+    from medsyn.evaluate._parallel import one_blas_thread
+
+    assert _overlapping(monkeypatch, one_blas_thread) == [
+        "limit blas to 1 in A",
+        "A out",
+        "B still in",
+        "restore blas in B",
+    ]
+
+
+def test_openmp_is_limited_in_each_thread_that_asks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenMP's setting is per thread: two overlapping fits each limit and restore their own,
+    while the process-wide BLAS limit is set once and restored once."""
+    from medsyn.evaluate._parallel import one_native_thread
+
+    assert _overlapping(monkeypatch, one_native_thread) == [
+        "limit blas to 1 in A",
+        "limit openmp to 1 in A",
+        "limit openmp to 1 in B",
         "restore openmp in A",
+        "A out",
+        "B still in",
         "restore openmp in B",
         "restore blas in B",
     ]
