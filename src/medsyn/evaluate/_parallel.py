@@ -97,16 +97,16 @@ def map_over_cores(
 _BLAS_LOCK = threading.Lock()
 _blas_holders = 0
 _blas_limiter: Any = None
-#: The thread pools found, and how many modules Python had then. Found once at import (numpy's
-#: BLAS, which runs our matrix products); looked up again for model fits when modules were imported
-#: since, as fits also use SciPy's BLAS and OpenMP. A lookup scans every loaded library (5–30 ms),
-#: so the short replicate products never pay for one.
-_found: tuple[int, ThreadpoolController] = (len(sys.modules), ThreadpoolController())
+#: The thread pools found, and how many modules Python had then. A lookup scans every loaded
+#: library (5–30 ms), so it is done once, at the first limit (numpy's BLAS, which runs our matrix
+#: products, is loaded by then), and again only for model fits after more modules were imported
+#: (fits also use SciPy's BLAS and OpenMP): the short replicate products pay for at most one.
+_found: tuple[int, ThreadpoolController] | None = None
 
 
 def _controller(*, refresh: bool) -> ThreadpoolController:
     global _found
-    if refresh and _found[0] != len(sys.modules):
+    if _found is None or (refresh and _found[0] != len(sys.modules)):
         _found = (len(sys.modules), ThreadpoolController())
     return _found[1]
 
