@@ -86,8 +86,16 @@ def test_an_error_in_any_chunk_is_raised() -> None:
         split_over_cores(work, 100, workers=4)
 
 
-def test_available_cores_is_positive() -> None:
-    assert available_cores() >= 1
+def test_available_cores_follow_the_affinity_else_the_cpu_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 2, 5}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert available_cores() == 3  # the cores this process may use, not the machine's
+    monkeypatch.delattr(os, "sched_getaffinity")  # macOS, Windows
+    assert available_cores() == 8
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert available_cores() == 1
 
 
 Card = list[tuple[str, float, tuple[float, float] | None, tuple[float, ...]]]

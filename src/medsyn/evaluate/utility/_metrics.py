@@ -18,7 +18,7 @@ import numpy as np
 from medsyn.data.dataset import Modality
 from medsyn.evaluate._base import EvalMetric, clip01
 from medsyn.evaluate._inputs import EvalInputs, percentile_ci
-from medsyn.evaluate._parallel import cores_for, map_over_cores
+from medsyn.evaluate._parallel import cores_for, map_over_cores, one_native_thread
 from medsyn.evaluate.utility._task import (
     MAX_TEST,
     MAX_TRAIN,
@@ -27,7 +27,6 @@ from medsyn.evaluate.utility._task import (
     fit_family,
     predict,
     prediction_task,
-    single_threaded,
     skill,
 )
 from medsyn.metric import METRICS, Direction, ItemResult, MetricKind, MetricResult, Status, Threshold
@@ -86,7 +85,7 @@ def family_fits(inputs: EvalInputs) -> list[FamilyFit]:
 
 
 def _predict(model: Any, task: PredictionTask) -> np.ndarray:
-    with single_threaded():
+    with one_native_thread():
         return predict(model, task, task.test.x)
 
 
@@ -294,7 +293,7 @@ class FeatureImportanceAgreement(_UtilityMetric):
         names = [n for n in slices if n != task.target]
         position = {int(f): i for i, f in enumerate(task.features)}
         blocks = [np.array([position[j] for j in range(slices[n].start, slices[n].stop)]) for n in names]
-        with single_threaded():
+        with one_native_thread():
             real = _importances(fit.real_model, task, x, y, blocks, rng)
             syn = _importances(fit.synthetic_model, task, x, y, blocks, rng)
         if np.ptp(real) == 0 or np.ptp(syn) == 0:

@@ -17,7 +17,6 @@ for regression. The ratio of two skills is the utility ratio.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -209,13 +208,6 @@ def fit_family(family: str, task: PredictionTask, x: np.ndarray, y: np.ndarray, 
     if len(y) < 2:
         return "fewer than 2 training rows with an outcome"
     model = MODEL_FAMILIES[family](task.kind, seed)
-    with single_threaded():
+    with one_native_thread():  # fits run side by side instead (map_over_cores), each on one thread
         model.fit(x, y)
     return model
-
-
-def single_threaded() -> AbstractContextManager[None]:
-    """OpenMP/BLAS on one thread: at ≤ 50k rows threads gain little and, when processes share
-    the cores (parallel tests, a busy server), spinning OpenMP threads cost many times the fit.
-    Fits run side by side in threads instead (:func:`medsyn.evaluate._parallel.map_over_cores`)."""
-    return one_native_thread()
