@@ -407,9 +407,8 @@ def run_size(
             if tool != "medsyn" and "work_s" in res and not failure(res):
                 history.setdefault((tool, unit), []).append((rows, res["work_s"]))
     if ours is not None and not args.skip_scorecard:
-        results["medsyn"]["scorecard"] = run_interleaved([("medsyn", ours, "scorecard")], spec_path, args)[
-            ("medsyn", ours, "scorecard")
-        ]
+        job = ("medsyn", ours, "scorecard")
+        results["medsyn"]["scorecard"] = run_interleaved([job], spec_path, args)[job]
     return results
 
 
